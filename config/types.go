@@ -1,0 +1,150 @@
+// Package config turns Pulumi stack config into one validated Config.
+//
+// Everything the program deploys is derived from a Config; nothing else reads
+// stack config. Parse is pure (no Pulumi) so that every rule is testable
+// offline; Load is the thin Pulumi adapter.
+package config
+
+// Pool names one of the Synapse worker pools a tier sizes. The names are the
+// keys users write under `synapse:pools`.
+type Pool string
+
+// The pools sized by a tier. Stream writers are sized by `streamWriters`.
+const (
+	PoolGeneric          Pool = "generic"
+	PoolSynchrotron      Pool = "synchrotron"
+	PoolInitialSync      Pool = "initialSync"
+	PoolMedia            Pool = "media"
+	PoolEventPersister   Pool = "eventPersister"
+	PoolFederationSender Pool = "federationSender"
+	PoolPusher           Pool = "pusher"
+	PoolBackground       Pool = "background"
+	PoolStreamWriter     Pool = "streamWriter" // sizing of every stream writer pod
+	PoolMain             Pool = "main"         // sizing of the main process (replicas fixed at 1)
+)
+
+// Pools lists every pool key in a stable order (used for docs and errors).
+var Pools = []Pool{PoolMain, PoolGeneric, PoolSynchrotron, PoolInitialSync, PoolMedia, PoolEventPersister,
+	PoolFederationSender, PoolPusher, PoolBackground, PoolStreamWriter}
+
+// Config is the validated, defaulted configuration of one stack.
+type Config struct {
+	ServerName    string // the Matrix server name (the part after ':' in user IDs)
+	PublicBaseURL string // where clients reach the homeserver, ends with '/'
+	Namespace     string
+
+	Image      string // Synapse image for every process but media workers
+	MediaImage string // Synapse image for media workers (must ship synapse-s3-storage-provider when S3 is on)
+
+	Tier  string
+	Pools map[Pool]PoolSize // every pool of Pools, resolved from tier + overrides
+
+	Federation    Federation
+	StreamWriters map[string]int // stream name → writer instances (0 = main writes it)
+
+	DatabasePool DatabasePool
+	Postgres     Postgres
+	Redis        Redis
+	MinIO        MinIO
+	MediaStorage Storage // local media store (the only store without MinIO; a cache in front of S3 with it)
+	HAProxy      HAProxy
+	Ingress      Ingress
+	Monitoring   Monitoring
+
+	// DataProtection protects the database and the media store from deletion
+	// (Pulumi protect + retainOnDelete). On in prod.
+	DataProtection bool
+}
+
+// PoolSize is the resolved sizing of one pool.
+type PoolSize struct {
+	Replicas  int        // instances at creation (the HPA floor when Autoscale is set)
+	Autoscale *Autoscale // nil: a fixed replica count
+	Resources Resources
+}
+
+// MaxReplicas is the most instances the pool can ever run: what Postgres
+// connections and per-ordinal HAProxy servers are sized for.
+func (p PoolSize) MaxReplicas() int {
+	if p.Autoscale != nil && p.Autoscale.Max > p.Replicas {
+		return p.Autoscale.Max
+	}
+	return p.Replicas
+}
+
+// Autoscale is an autoscaling/v2 HPA range and its utilisation targets.
+type Autoscale struct {
+	Min, Max                  int
+	CPUPercent, MemoryPercent int
+}
+
+// Resources are Kubernetes requests and limits, as quantity strings.
+type Resources struct {
+	Requests ResourceList
+	Limits   ResourceList
+}
+
+// ResourceList is a CPU and memory pair of Kubernetes quantities.
+type ResourceList struct {
+	CPU    string
+	Memory string
+}
+
+// Federation says whether the server talks to other Matrix servers.
+type Federation struct {
+	Enabled bool
+	// Senders is the number of federation sender workers (0 = main sends).
+	Senders int
+}
+
+// DatabasePool is Synapse's per-process database connection pool.
+type DatabasePool struct{ Min, Max int }
+
+// Postgres configures the CloudNativePG cluster.
+type Postgres struct {
+	Instances            int
+	Storage              Storage
+	InstallOperator      bool
+	OperatorChartVersion string
+	Image                string // PostgreSQL operand image
+}
+
+// Storage is a PVC size and optional storage class ("" = the cluster default).
+type Storage struct {
+	Size         string
+	StorageClass string
+}
+
+// Redis configures the replication pub/sub Redis.
+type Redis struct{ Image string }
+
+// MinIO configures the S3 media store.
+type MinIO struct {
+	Enabled     bool
+	Replicas    int
+	Storage     Storage
+	Bucket      string
+	Image       string
+	ClientImage string // mc, for the bucket-creating Job
+}
+
+// HAProxy configures the router in front of Synapse.
+type HAProxy struct {
+	Replicas int
+	Image    string
+}
+
+// Ingress configures the Ingress in front of HAProxy.
+type Ingress struct {
+	Enabled       bool
+	ClassName     string
+	Host          string
+	TLSSecretName string // "" = plain HTTP (dev)
+	Annotations   map[string]string
+}
+
+// Monitoring configures ServiceMonitors and who may scrape metrics.
+type Monitoring struct {
+	Enabled   bool
+	Namespace string // namespace of Prometheus, allowed to reach metrics ports
+}
