@@ -47,3 +47,19 @@ func (p *Plan) MinIO() Service {
 func (p *Plan) HAProxy() Service {
 	return Service{Name: HAProxyName, PortName: "http", Port: PortHTTP, Namespace: p.Namespace}
 }
+
+// Secrets of the data plane: names and keys, shared by the component that
+// writes a Secret and every pod that reads it.
+const (
+	PostgresSecretName   = "synapse-postgres-credentials" // kubernetes.io/basic-auth
+	PostgresSecretUser   = "username"
+	PostgresSecretPass   = "password"
+	RedisSecretName      = "synapse-redis-credentials"
+	RedisSecretPass      = "password"
+	MinIOSecretName      = "synapse-minio-credentials"
+	MinIOSecretUser      = "MINIO_ROOT_USER"
+	MinIOSecretPass      = "MINIO_ROOT_PASSWORD"
+	SynapseSecretName    = "synapse-secrets" // the files of synapseconfig.SecretFiles
+	SynapseConfigMapName = "synapse-config"
+	HAProxyConfigMapName = "synapse-haproxy-config"
+)
