@@ -1,0 +1,213 @@
+package synapseconfig
+
+import (
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"synapse/config"
+	"synapse/plan"
+)
+
+func load(t *testing.T, stack string, override map[string]string) (*config.Config, *plan.Plan, Files) {
+	t.Helper()
+	raw, err := config.ReadStackFile("../Pulumi." + stack + ".yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range override {
+		raw[k] = v
+	}
+	c, err := config.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := plan.Build(c)
+	files, err := Render(c, p, ExternalFor(c, p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, p, files
+}
+
+func parse(t *testing.T, s string) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := yaml.Unmarshal([]byte(s), &m); err != nil {
+		t.Fatalf("rendered YAML does not parse: %v\n%s", err, s)
+	}
+	return m
+}
+
+func TestSharedConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		stack      string
+		override   map[string]string
+		federation bool
+		s3         bool
+	}{
+		{"dev", "dev", nil, false, false},
+		{"prod", "prod", nil, true, true},
+		{"prod federation off", "prod", map[string]string{"federation": `{"enabled":false}`}, false, true},
+		{"dev federation on", "dev", map[string]string{"federation": `{"enabled":true,"senders":2}`}, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, p, files := load(t, tc.stack, tc.override)
+			hs := parse(t, files[SharedFile])
+
+			im := hs["instance_map"].(map[string]any)
+			if len(im) != len(p.InstanceMap) {
+				t.Errorf("instance_map has %d entries, plan %d", len(im), len(p.InstanceMap))
+			}
+			main := im["main"].(map[string]any)
+			if main["host"] != p.Main().Host(0) || main["port"] != plan.PortReplication {
+				t.Errorf("instance_map.main = %v", main)
+			}
+			sw := hs["stream_writers"].(map[string]any)
+			for stream, writers := range p.StreamWriters {
+				got := sw[stream].([]any)
+				if len(got) != len(writers) {
+					t.Errorf("stream_writers.%s = %v, want %v", stream, got, writers)
+				}
+				for _, w := range got {
+					name := w.(string)
+					if name == "master" {
+						name = "main"
+					}
+					if _, ok := im[name]; !ok {
+						t.Errorf("stream_writers.%s names %s, which is not in instance_map", stream, w)
+					}
+				}
+			}
+			if hs["enable_media_repo"] != false || hs["media_instance_running_background_jobs"] != "synapse-media-repository-0" {
+				t.Errorf("media: enable_media_repo=%v background=%v", hs["enable_media_repo"], hs["media_instance_running_background_jobs"])
+			}
+
+			senders, hasSenders := hs["federation_sender_instances"]
+			if tc.federation {
+				if !hasSenders || len(senders.([]any)) != c.Federation.Senders {
+					t.Errorf("federation on: federation_sender_instances = %v, want %d senders", senders, c.Federation.Senders)
+				}
+				if _, ok := hs["federation_domain_whitelist"]; ok {
+					t.Errorf("federation on but a whitelist is set")
+				}
+			} else {
+				if !hasSenders || len(senders.([]any)) != 0 {
+					t.Errorf("federation off: federation_sender_instances = %v, want []", senders)
+				}
+				if wl, ok := hs["federation_domain_whitelist"]; !ok || len(wl.([]any)) != 0 {
+					t.Errorf("federation off: federation_domain_whitelist = %v, want []", wl)
+				}
+			}
+
+			db := hs["database"].(map[string]any)
+			args := db["args"].(map[string]any)
+			if db["name"] != "psycopg2" || args["cp_min"] != c.DatabasePool.Min || args["cp_max"] != c.DatabasePool.Max ||
+				args["host"] != "synapse-postgres-rw."+c.Namespace+".svc.cluster.local" {
+				t.Errorf("database = %v", db)
+			}
+			if _, leaked := args["password"]; leaked {
+				t.Errorf("database password in the shared file")
+			}
+			redis := hs["redis"].(map[string]any)
+			if redis["enabled"] != true || redis["port"] != 6379 || redis["password_path"] != "/secrets/redis_password" {
+				t.Errorf("redis = %v", redis)
+			}
+			providers, hasS3 := hs["media_storage_providers"]
+			if hasS3 != tc.s3 {
+				t.Errorf("media_storage_providers present=%v, want %v", hasS3, tc.s3)
+			}
+			if tc.s3 {
+				prov := providers.([]any)[0].(map[string]any)
+				if prov["store_local"] != true || prov["store_synchronous"] != true ||
+					prov["config"].(map[string]any)["bucket"] != c.MinIO.Bucket {
+					t.Errorf("S3 provider = %v", prov)
+				}
+			}
+			for _, k := range []string{"macaroon_secret_key", "form_secret", "registration_shared_secret", "worker_replication_secret"} {
+				if _, inline := hs[k]; inline {
+					t.Errorf("%s inline in the shared ConfigMap", k)
+				}
+				if hs[k+"_path"] != "/secrets/"+k {
+					t.Errorf("%s_path = %v", k, hs[k+"_path"])
+				}
+			}
+		})
+	}
+}
+
+func TestWorkerFiles(t *testing.T) {
+	for _, stack := range []string{"dev", "prod"} {
+		_, p, files := load(t, stack, nil)
+		for _, proc := range p.Processes {
+			if proc.Role == plan.RoleMain {
+				m := parse(t, files[MainFile])
+				if len(m["listeners"].([]any)) != len(proc.Listeners) {
+					t.Errorf("%s main listeners = %v", stack, m["listeners"])
+				}
+				continue
+			}
+			w := parse(t, files[WorkerFileName(proc)])
+			if w["worker_app"] != proc.App || w["worker_name"] != WorkerNamePlaceholder {
+				t.Errorf("%s %s: worker_app=%v worker_name=%v", stack, proc.Name, w["worker_app"], w["worker_name"])
+			}
+			ls := w["worker_listeners"].([]any)
+			var ports []int
+			for _, l := range ls {
+				lm := l.(map[string]any)
+				ports = append(ports, lm["port"].(int))
+				if lm["type"] == "http" && lm["port"] == plan.PortHTTP && lm["x_forwarded"] != true {
+					t.Errorf("%s %s: client listener without x_forwarded", stack, proc.Name)
+				}
+			}
+			for _, port := range proc.Ports {
+				if !containsInt(ports, port.Port) {
+					t.Errorf("%s %s: port %s (%d) has no listener", stack, proc.Name, port.Name, port.Port)
+				}
+			}
+			if !strings.Contains(strings.Join(InitScript(proc), " "), WorkerFileName(proc)) {
+				t.Errorf("%s: init script does not read its own worker file", proc.Name)
+			}
+		}
+	}
+}
+
+func containsInt(l []int, n int) bool {
+	for _, x := range l {
+		if x == n {
+			return true
+		}
+	}
+	return false
+}
+
+func TestChecksumRollsExactlyWhatChanged(t *testing.T) {
+	_, p1, f1 := load(t, "prod", nil)
+	// More event persisters: shared config changes, every process restarts.
+	_, p2, f2 := load(t, "prod", map[string]string{"pools": `{"eventPersister":{"replicas":7},"background":{"replicas":1},"pusher":{"replicas":2}}`})
+	for _, proc := range p1.Processes {
+		other, _ := p2.Process(proc.Role)
+		if Checksum(f1, proc) == Checksum(f2, other) {
+			t.Errorf("%s keeps its checksum although instance_map changed", proc.Name)
+		}
+	}
+	// Only generic workers' resources change: no file changes, no restart.
+	_, p3, f3 := load(t, "prod", map[string]string{"pools": `{"generic":{"resources":{"limits":{"memory":"3Gi"}}},"background":{"replicas":1},"pusher":{"replicas":2}}`})
+	for _, proc := range p1.Processes {
+		other, _ := p3.Process(proc.Role)
+		if Checksum(f1, proc) != Checksum(f3, other) {
+			t.Errorf("%s checksum changed by a change to another pool's resources", proc.Name)
+		}
+	}
+}
+
+func TestSigningKeyFormat(t *testing.T) {
+	seed := make([]byte, 32)
+	got := SigningKey(seed)
+	fields := strings.Fields(got)
+	if len(fields) != 3 || fields[0] != "ed25519" || !strings.HasPrefix(fields[1], "a_") || len(fields[2]) != 43 || strings.HasSuffix(fields[2], "=") {
+		t.Errorf("signing key %q is not `ed25519 <id> <unpadded base64 of 32 bytes>`", got)
+	}
+}
