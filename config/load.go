@@ -19,4 +19,3 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 	}
 	return Parse(raw)
 }
-

@@ -34,7 +34,7 @@ func stacks(t *testing.T) map[string]*config.Config {
 		c, err := config.Parse(map[string]string{"serverName": "example.org", "tier": tier, "minio": `{"enabled":true}`,
 			"mediaImage": "r.io/s3:1", "federation": `{"enabled":true}`,
 			"streamWriters": `{"account_data":1,"push_rules":1,"device_lists":3,"thread_subscriptions":2}`,
-			"pools": `{"pusher":{"replicas":2},"background":{"replicas":1},"initialSync":{"replicas":2}}`})
+			"pools":         `{"pusher":{"replicas":2},"background":{"replicas":1},"initialSync":{"replicas":2}}`})
 		if err != nil {
 			t.Fatal(err)
 		}
