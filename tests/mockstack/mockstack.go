@@ -221,6 +221,11 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		if b64 != "" {
 			gen[b64] = fmt.Sprintf("<generated:random-bytes/%s/base64>", args.Name)
 			gen[hx] = fmt.Sprintf("<generated:random-bytes/%s/hex>", args.Name)
+			// Unpadded base64 too: key formats (e.g. Synapse's signing key)
+			// re-encode the bytes without padding; a leak search must see it.
+			if raw := base64.RawStdEncoding.EncodeToString(b); raw != b64 {
+				gen[raw] = fmt.Sprintf("<generated:random-bytes/%s/base64-unpadded>", args.Name)
+			}
 		}
 		id = args.Name + "-id"
 	}
