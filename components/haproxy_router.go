@@ -1,0 +1,234 @@
+package components
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+
+	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"synapse/config"
+	"synapse/plan"
+	"synapse/router"
+)
+
+// HAProxyRouterType is the token of the router component.
+const HAProxyRouterType = "synapse:index:HAProxyRouter"
+
+// ComponentRouter is the app.kubernetes.io/component of the HAProxy pods.
+const ComponentRouter = "router"
+
+// haproxyTerminationGrace outlasts HAProxy's hard-stop-after, so that the
+// kubelet never kills a replica that is still draining /sync connections.
+const haproxyTerminationGrace = router.HardStopAfterSeconds + 5
+
+// HAProxyRouterArgs configure the router.
+type HAProxyRouterArgs struct {
+	Namespace pulumi.StringInput
+	Config    *config.Config
+	Plan      *plan.Plan
+}
+
+// HAProxyRouter is HAProxy in front of every Synapse process: its config
+// (rendered from the plan by package router), a Deployment, a Service and a
+// PodDisruptionBudget.
+type HAProxyRouter struct {
+	pulumi.ResourceState
+
+	// Files are the rendered haproxy.cfg and map files.
+	Files      *router.Files
+	ConfigMap  *corev1.ConfigMap
+	Deployment *appsv1.Deployment
+	// Service is the client Service the Ingress sends to.
+	Service plan.Service
+	Ready   []pulumi.Resource
+}
+
+// HAProxySelector selects the router's pods.
+func HAProxySelector() pulumi.StringMap { return Labels(plan.HAProxyName, ComponentRouter) }
+
+// NewHAProxyRouter renders the HAProxy config and runs it. Give it
+// DependsOn every pool's Ready: HAProxy resolves pods at start-up.
+func NewHAProxyRouter(ctx *pulumi.Context, name string, args *HAProxyRouterArgs, opts ...pulumi.ResourceOption) (*HAProxyRouter, error) {
+	if args == nil || args.Config == nil || args.Plan == nil || args.Namespace == nil {
+		return nil, fmt.Errorf("components: HAProxyRouter %s: Namespace, Config and Plan are required", name)
+	}
+	files, err := router.Render(args.Plan, router.Options{ConfigDir: router.DefaultConfigDir})
+	if err != nil {
+		return nil, err
+	}
+	data := pulumi.StringMap{router.ConfigFileName: pulumi.String(files.Config)}
+	for k, v := range files.Maps {
+		if k == router.ConfigFileName {
+			return nil, fmt.Errorf("components: HAProxyRouter: a map file is named %s", k)
+		}
+		data[k] = pulumi.String(v)
+	}
+	svc := args.Plan.HAProxy()
+	c := &HAProxyRouter{Files: files, Service: svc}
+	if err := ctx.RegisterComponentResource(HAProxyRouterType, name, c, opts...); err != nil {
+		return nil, err
+	}
+	meta := func(n string) *metav1.ObjectMetaArgs {
+		return &metav1.ObjectMetaArgs{Name: pulumi.String(n), Namespace: args.Namespace, Labels: MetaLabels(plan.HAProxyName, ComponentRouter)}
+	}
+
+	c.ConfigMap, err = corev1.NewConfigMap(ctx, name+"-config", &corev1.ConfigMapArgs{
+		Metadata: meta(plan.HAProxyConfigMapName),
+		Data:     data,
+	}, pulumi.Parent(c))
+	if err != nil {
+		return nil, err
+	}
+
+	probe := func(period, failures int) *corev1.ProbeArgs {
+		return &corev1.ProbeArgs{
+			HttpGet:          &corev1.HTTPGetActionArgs{Path: pulumi.String(router.HealthURI), Port: pulumi.String(router.PortNameHTTP)},
+			PeriodSeconds:    pulumi.Int(period),
+			TimeoutSeconds:   pulumi.Int(3),
+			FailureThreshold: pulumi.Int(failures),
+		}
+	}
+	ports := corev1.ContainerPortArray{}
+	for _, p := range router.Ports {
+		ports = append(ports, corev1.ContainerPortArgs{Name: pulumi.String(p.Name), ContainerPort: pulumi.Int(p.Port), Protocol: pulumi.String("TCP")})
+	}
+	selector := HAProxySelector()
+	cfgPath := router.DefaultConfigDir + "/" + router.ConfigFileName
+	c.Deployment, err = appsv1.NewDeployment(ctx, name+"-deployment", &appsv1.DeploymentArgs{
+		Metadata: meta(plan.HAProxyName),
+		Spec: &appsv1.DeploymentSpecArgs{
+			Replicas: pulumi.Int(args.Config.HAProxy.Replicas),
+			Selector: &metav1.LabelSelectorArgs{MatchLabels: selector},
+			Strategy: &appsv1.DeploymentStrategyArgs{
+				Type: pulumi.String("RollingUpdate"),
+				RollingUpdate: &appsv1.RollingUpdateDeploymentArgs{
+					MaxSurge: pulumi.Int(1), MaxUnavailable: pulumi.Int(0),
+				},
+			},
+			Template: &corev1.PodTemplateSpecArgs{
+				Metadata: &metav1.ObjectMetaArgs{
+					Labels: MetaLabels(plan.HAProxyName, ComponentRouter),
+					// The ConfigMap keeps its name when its data changes:
+					// the checksum is what rolls the replicas.
+					Annotations: pulumi.StringMap{AnnotationChecksum: pulumi.String(routerChecksum(files))},
+				},
+				Spec: &corev1.PodSpecArgs{
+					AutomountServiceAccountToken:  pulumi.Bool(false),
+					EnableServiceLinks:            pulumi.Bool(false),
+					TerminationGracePeriodSeconds: pulumi.Int(haproxyTerminationGrace),
+					SecurityContext:               PodSecurity(HAProxyUID),
+					Containers: corev1.ContainerArray{corev1.ContainerArgs{
+						Name:  pulumi.String("haproxy"),
+						Image: pulumi.String(args.Config.HAProxy.Image),
+						// Master-worker in the foreground: what the image's
+						// entrypoint adds, spelt out because command is set.
+						Command: pulumi.ToStringArray([]string{"haproxy", "-W", "-db", "-f", cfgPath}),
+						Ports:   ports,
+						VolumeMounts: corev1.VolumeMountArray{
+							corev1.VolumeMountArgs{Name: pulumi.String("config"), MountPath: pulumi.String(router.DefaultConfigDir), ReadOnly: pulumi.Bool(true)},
+							corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")},
+						},
+						ReadinessProbe:  probe(5, 3),
+						LivenessProbe:   probe(10, 6),
+						Resources:       resources(haproxyResources),
+						SecurityContext: ContainerSecurity(),
+					}},
+					Volumes: corev1.VolumeArray{
+						corev1.VolumeArgs{Name: pulumi.String("config"), ConfigMap: &corev1.ConfigMapVolumeSourceArgs{Name: pulumi.String(plan.HAProxyConfigMapName)}},
+						corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}},
+					},
+					Affinity: &corev1.AffinityArgs{PodAntiAffinity: &corev1.PodAntiAffinityArgs{
+						PreferredDuringSchedulingIgnoredDuringExecution: corev1.WeightedPodAffinityTermArray{corev1.WeightedPodAffinityTermArgs{
+							Weight: pulumi.Int(100),
+							PodAffinityTerm: corev1.PodAffinityTermArgs{
+								TopologyKey:   pulumi.String(hostnameKey),
+								LabelSelector: &metav1.LabelSelectorArgs{MatchLabels: selector},
+							},
+						}},
+					}},
+				},
+			},
+		},
+	}, pulumi.Parent(c), pulumi.DependsOn([]pulumi.Resource{c.ConfigMap}))
+	if err != nil {
+		return nil, err
+	}
+
+	servicePorts := corev1.ServicePortArray{corev1.ServicePortArgs{
+		Name: pulumi.String(svc.PortName), Port: pulumi.Int(svc.Port),
+		TargetPort: pulumi.String(router.PortNameHTTP), Protocol: pulumi.String("TCP"),
+	}}
+	if args.Config.Monitoring.Enabled {
+		// The exporter port, for the ServiceMonitor. It is not behind the
+		// Ingress, which only names the client port.
+		servicePorts = append(servicePorts, corev1.ServicePortArgs{
+			Name: pulumi.String(router.PortNameStats), Port: pulumi.Int(router.PortStats),
+			TargetPort: pulumi.String(router.PortNameStats), Protocol: pulumi.String("TCP"),
+		})
+	}
+	service, err := corev1.NewService(ctx, name+"-service", &corev1.ServiceArgs{
+		Metadata: meta(svc.Name),
+		Spec: &corev1.ServiceSpecArgs{
+			Type:     pulumi.String("ClusterIP"),
+			Selector: selector,
+			Ports:    servicePorts,
+		},
+	}, pulumi.Parent(c))
+	if err != nil {
+		return nil, err
+	}
+	if args.Config.HAProxy.Replicas > 1 {
+		if _, err := policyv1.NewPodDisruptionBudget(ctx, name+"-pdb", &policyv1.PodDisruptionBudgetArgs{
+			Metadata: meta(plan.HAProxyName),
+			Spec: &policyv1.PodDisruptionBudgetSpecArgs{
+				MaxUnavailable:             pulumi.Int(1),
+				Selector:                   &metav1.LabelSelectorArgs{MatchLabels: selector},
+				UnhealthyPodEvictionPolicy: pulumi.String("AlwaysAllow"),
+			},
+		}, pulumi.Parent(c)); err != nil {
+			return nil, err
+		}
+	}
+	if args.Config.Monitoring.Enabled {
+		if _, err := newMonitor(ctx, name+"-servicemonitor", args.Namespace, plan.HAProxyName, ComponentRouter, selector,
+			router.PortNameStats, router.MetricsURI, c, service); err != nil {
+			return nil, err
+		}
+	}
+	c.Ready = []pulumi.Resource{c.Deployment, service}
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
+		"service":   pulumi.String(svc.Name),
+		"configMap": pulumi.String(plan.HAProxyConfigMapName),
+	}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// haproxyResources: HAProxy is event-driven and light; memory grows with
+// connections (every online user holds a /sync).
+var haproxyResources = config.Resources{
+	Requests: config.ResourceList{CPU: "100m", Memory: "128Mi"},
+	Limits:   config.ResourceList{CPU: "1000m", Memory: "512Mi"},
+}
+
+// routerChecksum hashes haproxy.cfg and every map file, in name order.
+func routerChecksum(f *router.Files) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00", router.ConfigFileName, f.Config)
+	names := make([]string, 0, len(f.Maps))
+	for n := range f.Maps {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(h, "%s\x00%s\x00", n, f.Maps[n])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}

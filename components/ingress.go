@@ -1,0 +1,106 @@
+package components
+
+import (
+	"fmt"
+
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"synapse/config"
+	"synapse/plan"
+)
+
+// IngressType is the token of the Ingress component.
+const IngressType = "synapse:index:Ingress"
+
+// IngressName is the Kubernetes name of the Ingress.
+const IngressName = "synapse"
+
+// IngressPaths are the public path prefixes, all sent to HAProxy, which
+// routes them per the plan. /_synapse/admin is deliberately absent: the
+// admin API is reached with a port-forward, not from the internet.
+var IngressPaths = []string{
+	"/_matrix",
+	"/_synapse/client", // SSO, password reset and consent pages
+	// Clients (and, with federation, servers) discover the homeserver here.
+	// TODO(router): the router does not answer /.well-known/matrix/client
+	// and /.well-known/matrix/server itself yet (`http-request return` with
+	// JSON built from the plan); until it does, HAProxy sends them to main,
+	// which has serve_server_wellknown off and so answers 404.
+	"/.well-known/matrix",
+}
+
+// IngressArgs configure the Ingress.
+type IngressArgs struct {
+	Namespace pulumi.StringInput
+	Config    *config.Config
+	Plan      *plan.Plan
+}
+
+// Ingress is the public entrance: the configured host's Matrix paths to
+// the HAProxy Service. It answers on ingress.host only; the server-name
+// delegation (https://<serverName>/.well-known/matrix/server) is served
+// here only when ingress.host is the server name.
+type Ingress struct {
+	pulumi.ResourceState
+
+	Ingress *networkingv1.Ingress
+}
+
+// NewIngress creates the Ingress (call it only with ingress.enabled).
+func NewIngress(ctx *pulumi.Context, name string, args *IngressArgs, opts ...pulumi.ResourceOption) (*Ingress, error) {
+	if args == nil || args.Config == nil || args.Plan == nil || args.Namespace == nil {
+		return nil, fmt.Errorf("components: Ingress %s: Namespace, Config and Plan are required", name)
+	}
+	ic := args.Config.Ingress
+	if !ic.Enabled {
+		return nil, fmt.Errorf("components: Ingress %s: ingress.enabled is false; do not create the component", name)
+	}
+	c := &Ingress{}
+	if err := ctx.RegisterComponentResource(IngressType, name, c, opts...); err != nil {
+		return nil, err
+	}
+	svc := args.Plan.HAProxy()
+	paths := networkingv1.HTTPIngressPathArray{}
+	for _, p := range IngressPaths {
+		paths = append(paths, networkingv1.HTTPIngressPathArgs{
+			Path:     pulumi.String(p),
+			PathType: pulumi.String("Prefix"),
+			Backend: networkingv1.IngressBackendArgs{Service: &networkingv1.IngressServiceBackendArgs{
+				Name: pulumi.String(svc.Name),
+				Port: &networkingv1.ServiceBackendPortArgs{Name: pulumi.String(svc.PortName)},
+			}},
+		})
+	}
+	spec := &networkingv1.IngressSpecArgs{
+		Rules: networkingv1.IngressRuleArray{networkingv1.IngressRuleArgs{
+			Host: pulumi.String(ic.Host),
+			Http: &networkingv1.HTTPIngressRuleValueArgs{Paths: paths},
+		}},
+	}
+	if ic.ClassName != "" {
+		spec.IngressClassName = pulumi.String(ic.ClassName)
+	}
+	if ic.TLSSecretName != "" {
+		spec.Tls = networkingv1.IngressTLSArray{networkingv1.IngressTLSArgs{
+			Hosts: pulumi.ToStringArray([]string{ic.Host}), SecretName: pulumi.String(ic.TLSSecretName),
+		}}
+	}
+	var err error
+	c.Ingress, err = networkingv1.NewIngress(ctx, name+"-ingress", &networkingv1.IngressArgs{
+		Metadata: &metav1.ObjectMetaArgs{
+			Name: pulumi.String(IngressName), Namespace: args.Namespace,
+			Labels:      MetaLabels(IngressName, ComponentRouter),
+			Annotations: pulumi.ToStringMap(ic.Annotations),
+		},
+		Spec: spec,
+	}, pulumi.Parent(c))
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"host": pulumi.String(ic.Host)}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}

@@ -1,0 +1,149 @@
+// Package stack composes the whole deployment from the validated config and
+// the plan, in the start-up order of DESIGN.md: namespace → data plane →
+// main → stream writers and event persisters → worker pools → router.
+// Every edge is a DependsOn on the concrete resources that mean "ready"
+// (never on a component: pulumi/pulumi#7833).
+package stack
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"synapse/components"
+	"synapse/config"
+	"synapse/plan"
+)
+
+// Deploy is the Pulumi program.
+func Deploy(ctx *pulumi.Context) error {
+	// An invalid config registers nothing: a half-applied stack from a typo
+	// is worse than an error at preview.
+	cfg, err := config.Load(ctx)
+	if err != nil {
+		return err
+	}
+	p := plan.Build(cfg)
+
+	ns, err := components.NewNamespace(ctx, "namespace", &components.NamespaceArgs{
+		Name: cfg.Namespace, DataProtection: cfg.DataProtection,
+	})
+	if err != nil {
+		return err
+	}
+	// Default-deny and the allowed flows exist before any pod does.
+	if _, err := components.NewNetworkPolicies(ctx, "network-policies", &components.NetworkPoliciesArgs{
+		Namespace: ns.Name, Config: cfg, Plan: p,
+	}); err != nil {
+		return err
+	}
+
+	// Data plane.
+	dp := &components.DataPlaneArgs{Namespace: ns.Name, Config: cfg, Plan: p}
+	pg, err := components.NewPostgres(ctx, "postgres", dp)
+	if err != nil {
+		return err
+	}
+	redis, err := components.NewRedis(ctx, "redis", dp)
+	if err != nil {
+		return err
+	}
+	dataReady := append(append([]pulumi.Resource{}, pg.Ready...), redis.Ready...)
+	endpoints := pulumi.StringMap{
+		"postgres": endpoint(pg.Service),
+		"redis":    endpoint(redis.Service),
+	}
+	secretNames := []string{pg.SecretName, redis.SecretName, plan.SynapseSecretName}
+	if cfg.MinIO.Enabled {
+		minio, err := components.NewMinIO(ctx, "minio", dp)
+		if err != nil {
+			return err
+		}
+		dataReady = append(dataReady, minio.Ready...)
+		endpoints["minio"] = endpoint(minio.Service)
+		secretNames = append(secretNames, minio.SecretName)
+	}
+
+	// Main migrates the schema: it starts once the data plane is ready,
+	// and everything else starts once it is.
+	main, err := components.NewSynapseMain(ctx, plan.MainName, &components.SynapseMainArgs{
+		Namespace: ns.Name, Config: cfg, Plan: p, RedisPassword: redis.Password,
+	}, pulumi.DependsOn(dataReady))
+	if err != nil {
+		return err
+	}
+	endpoints["synapse-main"] = endpoint(main.Service)
+
+	workerArgs := func(proc plan.Process) *components.WorkerPoolArgs {
+		return &components.WorkerPoolArgs{
+			Namespace: ns.Name, Config: cfg, Plan: p, Process: proc,
+			Files: main.Files, SecretChecksum: main.SecretChecksum,
+		}
+	}
+	// Writers and event persisters next: the other pools send them work
+	// (events to persist, typing, receipts…) as soon as they start.
+	writersReady := append([]pulumi.Resource{}, main.Ready...)
+	for _, proc := range p.Processes {
+		if proc.Role == plan.RoleMain || !components.IsStreamWriter(proc) {
+			continue
+		}
+		w, err := components.NewStreamWriter(ctx, proc.Name, workerArgs(proc), pulumi.DependsOn(main.Ready))
+		if err != nil {
+			return err
+		}
+		writersReady = append(writersReady, w.Ready...)
+	}
+	poolsReady := append([]pulumi.Resource{}, writersReady...)
+	for _, proc := range p.Processes {
+		if proc.Role == plan.RoleMain || components.IsStreamWriter(proc) {
+			continue
+		}
+		pool, err := components.NewWorkerPool(ctx, proc.Name, workerArgs(proc), pulumi.DependsOn(writersReady))
+		if err != nil {
+			return err
+		}
+		poolsReady = append(poolsReady, pool.Ready...)
+		if proc.ServesHTTP {
+			endpoints[proc.Name] = endpoint(pool.Service)
+		}
+	}
+
+	if err := deployRouter(ctx, ns.Name, cfg, p, poolsReady, endpoints); err != nil {
+		return err
+	}
+
+	sort.Strings(secretNames)
+	ctx.Export("namespace", ns.Name)
+	ctx.Export("publicUrl", pulumi.String(cfg.PublicBaseURL))
+	ctx.Export("serverName", pulumi.String(cfg.ServerName))
+	ctx.Export("endpoints", endpoints)
+	// Names only: read values with kubectl, never from stack outputs.
+	ctx.Export("secretNames", pulumi.ToStringArray(secretNames))
+	return nil
+}
+
+// endpoint is a Service's in-cluster "host:port".
+func endpoint(s plan.Service) pulumi.StringInput {
+	return pulumi.String(fmt.Sprintf("%s:%d", s.Host(), s.Port))
+}
+
+// deployRouter runs HAProxy once every pool is ready (it resolves their
+// pods at start-up), then the Ingress in front of it.
+func deployRouter(ctx *pulumi.Context, ns pulumi.StringInput, cfg *config.Config, p *plan.Plan,
+	poolsReady []pulumi.Resource, endpoints pulumi.StringMap) error {
+	r, err := components.NewHAProxyRouter(ctx, plan.HAProxyName, &components.HAProxyRouterArgs{
+		Namespace: ns, Config: cfg, Plan: p,
+	}, pulumi.DependsOn(poolsReady))
+	if err != nil {
+		return err
+	}
+	endpoints["haproxy"] = endpoint(r.Service)
+	if !cfg.Ingress.Enabled {
+		return nil
+	}
+	_, err = components.NewIngress(ctx, "ingress", &components.IngressArgs{
+		Namespace: ns, Config: cfg, Plan: p,
+	}, pulumi.DependsOn(r.Ready))
+	return err
+}
