@@ -218,6 +218,10 @@ func TestRoutesAgreeWithSynapse(t *testing.T) {
 	if got := x.Match("GET", "/_matrix/client/v3/sync", true); got != "synchrotron-user" {
 		t.Errorf("incremental sync → %s", got)
 	}
+	// /events paginates with `from`, never `since`: it is not an initial sync.
+	if got := x.Match("GET", "/_matrix/client/v3/events", false); got != "synchrotron-user" {
+		t.Errorf("/events without since → %s, want the synchrotrons", got)
+	}
 	// Without a push-rules writer, writes go to main and reads to generic workers.
 	d := Build(stacks(t)["dev"])
 	if got := d.Match("PUT", "/_matrix/client/v3/pushrules/global/override/x", true); got != "main" {

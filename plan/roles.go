@@ -7,7 +7,11 @@
 // that does not match, cannot be written.
 package plan
 
-import "synapse/config"
+import (
+	"strings"
+
+	"synapse/config"
+)
 
 // Role is what a Synapse process does.
 type Role string
@@ -94,6 +98,19 @@ func endpoints(lists ...[]Endpoint) func(bool) []Endpoint {
 
 func none(bool) []Endpoint { return nil }
 
+// initialSyncEndpoints are the full syncs: /sync without a `since` token and
+// the legacy /initialSync endpoints (which never carry one). /events is a
+// long poll that paginates with `from`, never an initial sync.
+func initialSyncEndpoints() []Endpoint {
+	var out []Endpoint
+	for _, e := range SyncEndpoints {
+		if !strings.HasSuffix(e.Pattern, "/events$") {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // Catalogue is the process table, in start-up order within each phase.
 var Catalogue = []RoleSpec{
 	{Role: RoleMain, Pool: config.PoolMain, App: AppMain,
@@ -114,7 +131,7 @@ var Catalogue = []RoleSpec{
 		Endpoints: endpoints(SyncEndpoints), Autoscalable: true},
 	{Role: RoleInitialSync, Pool: config.PoolInitialSync, App: AppGeneric,
 		HTTPResources: []string{ResClient}, StableNames: true, FallbackToMain: true,
-		Endpoints: endpoints(SyncEndpoints), Autoscalable: true},
+		Endpoints: endpoints(initialSyncEndpoints()), Autoscalable: true},
 	{Role: RoleGenericWorker, Pool: config.PoolGeneric, App: AppGeneric,
 		HTTPResources: []string{ResClient}, FederationResources: []string{ResFederation},
 		FallbackToMain: true, Endpoints: endpoints(GenericWorkerEndpoints), Autoscalable: true},

@@ -93,6 +93,11 @@ func buildBackends(p *plan.Plan, opts Options) ([]*backendData, error) {
 	if !main.HasPort(plan.PortNameHTTP) {
 		return nil, fmt.Errorf("router: main process %s has no %q port", main.Name, plan.PortNameHTTP)
 	}
+	if main.Kind != plan.StatefulSet {
+		// Main is every fallback backend's backup server, named by its
+		// stable pod name.
+		return nil, fmt.Errorf("router: main process %s is a %s, want a StatefulSet (stable name for the backup servers)", main.Name, main.Kind)
+	}
 	if !haproxyName.MatchString(p.MainBackend) {
 		return nil, fmt.Errorf("router: plan.MainBackend %q is not a valid HAProxy backend name", p.MainBackend)
 	}

@@ -100,6 +100,33 @@ func TestLiveRouting(t *testing.T) {
 					t.Errorf("%s %s: upstream saw %q", c.Method, c.URI, a.URI)
 				}
 			}
+			// Wider: every path of the table under every method, with and
+			// without since: haproxy and plan.Match agree on each.
+			n := 0
+			paths := map[string]bool{}
+			for _, c := range append(router.AllCases(), router.InitialSyncCases...) {
+				paths[c.Path()] = true
+			}
+			for path := range paths {
+				for _, m := range []string{"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"} {
+					for _, since := range []bool{false, true} {
+						uri := path
+						if since {
+							uri += "?since=s1_2_3"
+						}
+						want := p.Match(m, path, since)
+						a, err := l.Do(m, uri, nil)
+						if err != nil {
+							t.Fatalf("%s %s: %v", m, uri, err)
+						}
+						if a.Backend != want {
+							t.Errorf("%s %s: haproxy chose %q, plan.Match %s", m, uri, a.Backend, want)
+						}
+						n++
+					}
+				}
+			}
+			t.Logf("%s: haproxy agrees with plan.Match on %d requests", r.s.Name, n)
 		})
 	}
 }

@@ -50,13 +50,14 @@ const (
 	// ConfigFileName is the main configuration file's name in ConfigDir.
 	ConfigFileName = "haproxy.cfg"
 
-	// HardStopAfter bounds a graceful stop (long-polling /sync connections
+	// HardStopAfterSeconds bounds a graceful stop (long-polling /sync connections
 	// would otherwise hold it open): keep the pod's
 	// terminationGracePeriodSeconds above it.
 	HardStopAfterSeconds = 25
 
-	// MaxConn is the connection limit of one HAProxy replica: every online
-	// user holds a long-polling /sync connection.
+	// MaxConn is the default connection limit of one HAProxy replica: every
+	// online user holds a long-polling /sync connection. HAProxy needs a
+	// file limit of about 2×MaxConn (containers usually have 1,048,576).
 	MaxConn = 20000
 
 	// ResolversName names the DNS resolvers section (kube-dns).
@@ -88,6 +89,10 @@ type Options struct {
 	// Defaults ":8008" and ":8404" (PortHTTP, PortStats).
 	ClientBind string
 	StatsBind  string
+	// MaxConn is the connection limit of one replica; default MaxConn.
+	// HAProxy needs about two file descriptors per connection and refuses
+	// to start when its file limit is lower.
+	MaxConn int
 }
 
 // Files are the rendered configuration: haproxy.cfg and the map files that
@@ -147,6 +152,9 @@ func withDefaults(o Options) Options {
 	if o.ClientBind == "" {
 		o.ClientBind = ":" + strconv.Itoa(PortHTTP)
 	}
+	if o.MaxConn == 0 {
+		o.MaxConn = MaxConn
+	}
 	if o.StatsBind == "" {
 		o.StatsBind = ":" + strconv.Itoa(PortStats)
 	}
@@ -162,6 +170,9 @@ func checkOptions(o Options) error {
 		if err != nil || net.ParseIP(host) == nil || port == "" {
 			return fmt.Errorf("router: Options.Resolver %q: want ip:port (HAProxy resolvers take no names; leave empty to read /etc/resolv.conf)", o.Resolver)
 		}
+	}
+	if o.MaxConn < 0 {
+		return fmt.Errorf("router: Options.MaxConn %d: want a positive limit", o.MaxConn)
 	}
 	for name, b := range map[string]string{"ClientBind": o.ClientBind, "StatsBind": o.StatsBind} {
 		if _, _, err := net.SplitHostPort(b); err != nil {

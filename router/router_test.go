@@ -411,6 +411,7 @@ func TestRenderRejects(t *testing.T) {
 		}, Options{}, "serves no HTTP"},
 		{"duplicate backend", func(p *plan.Plan) { p.Backends = append(p.Backends, p.Backends[0]) }, Options{}, "duplicate backend"},
 		{"bad backend name", func(p *plan.Plan) { p.Backends[0].Name = "has space" }, Options{}, "not a valid HAProxy backend name"},
+		{"main without a stable name", func(p *plan.Plan) { p.Processes[0].Kind = plan.Deployment }, Options{}, "want a StatefulSet"},
 		{"resolver by name", nil, Options{Resolver: "kube-dns.kube-system.svc.cluster.local:53"}, "want ip:port"},
 		{"relative config dir", nil, Options{ConfigDir: "etc/haproxy"}, "ConfigDir"},
 	}

@@ -19,7 +19,6 @@ type cfgData struct {
 func (cfgData) HealthURI() string     { return HealthURI }
 func (cfgData) StatsURI() string      { return StatsURI }
 func (cfgData) MetricsURI() string    { return MetricsURI }
-func (cfgData) MaxConn() int          { return MaxConn }
 func (cfgData) HardStopAfter() int    { return HardStopAfterSeconds }
 func (cfgData) SynapseHealth() string { return plan.HealthPath }
 func (cfgData) RouteVar() string      { return varRoute }
@@ -35,7 +34,7 @@ var cfgTemplate = template.Must(template.New(ConfigFileName).Parse(`# haproxy.cf
 
 global
     log stdout format raw local0 info
-    maxconn {{.MaxConn}}
+    maxconn {{.Opts.MaxConn}}
     # Long-polling /sync connections would hold a graceful stop open.
     hard-stop-after {{.HardStopAfter}}s
 {{- if .UseDNS}}
@@ -81,7 +80,7 @@ defaults
 
 frontend http
     bind {{.Opts.ClientBind}} name http
-    maxconn {{.MaxConn}}
+    maxconn {{.Opts.MaxConn}}
     monitor-uri {{.HealthURI}}
     # TLS ends at the Ingress, which sets X-Forwarded-Proto; keep it.
     http-request set-header X-Forwarded-Proto http if !{ req.hdr(x-forwarded-proto) -m found }

@@ -41,6 +41,9 @@ const (
 func HAProxy(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("HAPROXY"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("HAPROXY=%s: %v", p, err)
+		}
 		return p
 	}
 	if p, err := exec.LookPath("haproxy"); err == nil {
@@ -92,9 +95,10 @@ type Local struct {
 	Files    *router.Files
 	Client   *http.Client
 
-	cmd  *exec.Cmd
-	out  *tailBuffer
-	done chan error
+	cmd     *exec.Cmd
+	out     *tailBuffer
+	exited  chan struct{} // closed when haproxy exits
+	exitErr error
 }
 
 // Answer is who served a request.
@@ -122,7 +126,10 @@ func StartLocal(t testing.TB, p *plan.Plan, o Options) *Local {
 	dir := t.TempDir()
 	client, stats := freePort(t), freePort(t)
 	files, err := router.Render(p, router.Options{
-		ConfigDir:  dir,
+		ConfigDir: dir,
+		// A test needs few connections, and a CI runner's file limit may
+		// not allow the production figure (HAProxy needs 2 per connection).
+		MaxConn:    1000,
 		ClientBind: client,
 		StatsBind:  stats,
 		Servers: func(backend string, proc plan.Process, i int) string {
@@ -144,14 +151,14 @@ func StartLocal(t testing.TB, p *plan.Plan, o Options) *Local {
 		Client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 			MaxIdleConnsPerHost: 64, DisableCompression: true,
 		}},
-		out: &tailBuffer{max: 64 << 10}, done: make(chan error, 1),
+		out: &tailBuffer{max: 64 << 10}, exited: make(chan struct{}),
 	}
 	l.cmd = exec.Command(bin, "-db", "-f", cfg)
 	l.cmd.Stdout, l.cmd.Stderr = l.out, l.out
 	if err := l.cmd.Start(); err != nil {
 		t.Fatalf("start haproxy: %v", err)
 	}
-	go func() { l.done <- l.cmd.Wait() }()
+	go func() { l.exitErr = l.cmd.Wait(); close(l.exited) }()
 	logf := o.Logf
 	if logf == nil {
 		logf = t.Logf
@@ -234,8 +241,8 @@ func (l *Local) waitReady(timeout time.Duration) error {
 	var last error
 	for time.Now().Before(deadline) {
 		select {
-		case err := <-l.done:
-			return fmt.Errorf("haproxy exited: %v", err)
+		case <-l.exited:
+			return fmt.Errorf("haproxy exited: %v", l.exitErr)
 		default:
 		}
 		last = l.ready()
@@ -247,9 +254,9 @@ func (l *Local) waitReady(timeout time.Duration) error {
 	return last
 }
 
-// ready: the health URI answers and no enabled server is still down or
-// checking (servers start UP on HAProxy 2.6, but a first failed check would
-// show here).
+// ready: the health URI answers and every enabled server is UP. Servers
+// start UP ("UP 1/3" until their first check, which may come a whole check
+// interval later); a failed check would show as DOWN.
 func (l *Local) ready() error {
 	resp, err := l.Client.Get(l.URL + router.HealthURI)
 	if err != nil {
@@ -264,7 +271,7 @@ func (l *Local) ready() error {
 		return err
 	}
 	for s, v := range st {
-		if v != "UP" && v != "MAINT" && v != "no check" {
+		if !strings.HasPrefix(v, "UP") && v != "MAINT" && v != "no check" {
 			return fmt.Errorf("server %s is %s", s, v)
 		}
 	}
@@ -277,10 +284,10 @@ func (l *Local) stop() {
 	}
 	_ = l.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-l.done:
+	case <-l.exited:
 	case <-time.After(5 * time.Second):
 		_ = l.cmd.Process.Kill()
-		<-l.done
+		<-l.exited
 	}
 	l.Client.CloseIdleConnections()
 }
