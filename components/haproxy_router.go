@@ -15,6 +15,7 @@ import (
 	"synapse/config"
 	"synapse/plan"
 	"synapse/router"
+	"synapse/synapseconfig"
 )
 
 // HAProxyRouterType is the token of the router component.
@@ -58,7 +59,10 @@ func NewHAProxyRouter(ctx *pulumi.Context, name string, args *HAProxyRouterArgs,
 	if args == nil || args.Config == nil || args.Plan == nil || args.Namespace == nil {
 		return nil, fmt.Errorf("components: HAProxyRouter %s: Namespace, Config and Plan are required", name)
 	}
-	files, err := router.Render(args.Plan, router.Options{ConfigDir: router.DefaultConfigDir})
+	files, err := router.Render(args.Plan, router.Options{
+		ConfigDir: router.DefaultConfigDir,
+		WellKnown: synapseconfig.WellKnown(args.Config),
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -23,11 +23,9 @@ const IngressName = "synapse"
 var IngressPaths = []string{
 	"/_matrix",
 	"/_synapse/client", // SSO, password reset and consent pages
-	// Clients (and, with federation, servers) discover the homeserver here.
-	// TODO(router): the router does not answer /.well-known/matrix/client
-	// and /.well-known/matrix/server itself yet (`http-request return` with
-	// JSON built from the plan); until it does, HAProxy sends them to main,
-	// which has serve_server_wellknown off and so answers 404.
+	// Clients (and, with federation, servers) discover the homeserver here;
+	// HAProxy answers with synapseconfig.WellKnown's JSON (/server only with
+	// federation on; otherwise main answers 404, as it should).
 	"/.well-known/matrix",
 }
 

@@ -277,3 +277,16 @@ func TestStackFiles(t *testing.T) {
 		}
 	}
 }
+
+func TestUnknownTopLevelKeysFromTheCLI(t *testing.T) {
+	env := `{"synapse:serverName":"example.org","synapse:teir":"large","kubernetes:context":"kind"}`
+	got := unknownKeys(env)
+	if len(got) != 1 || got[0] != "teir" {
+		t.Fatalf("unknownKeys = %v, want [teir]", got)
+	}
+	raw := base()
+	raw[got[0]] = "(set)"
+	if _, err := Parse(raw); err == nil || !strings.Contains(err.Error(), "synapse:teir") {
+		t.Errorf("a misspelt top-level key is not reported: %v", err)
+	}
+}

@@ -1,6 +1,10 @@
 package config
 
 import (
+	"encoding/json"
+	"os"
+	"strings"
+
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -17,5 +21,31 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 			raw[k] = v
 		}
 	}
+	// The Go SDK cannot list config keys, but the CLI hands the program all
+	// of them in PULUMI_CONFIG: a misspelt top-level key (synapse:teir) is
+	// then reported like any other bad value instead of silently ignored.
+	for _, k := range unknownKeys(os.Getenv("PULUMI_CONFIG")) {
+		raw[k] = "(set)"
+	}
 	return Parse(raw)
+}
+
+// unknownKeys returns the keys of our namespace in a PULUMI_CONFIG JSON
+// object that this program does not read.
+func unknownKeys(env string) []string {
+	if env == "" {
+		return nil
+	}
+	var all map[string]any
+	if err := json.Unmarshal([]byte(env), &all); err != nil {
+		return nil // not ours to judge; the CLI wrote it
+	}
+	var out []string
+	for k := range all {
+		key, ok := strings.CutPrefix(k, Namespace+":")
+		if ok && !contains(Keys, key) {
+			out = append(out, key)
+		}
+	}
+	return out
 }

@@ -10,9 +10,11 @@ import (
 	"sync"
 	"testing"
 
+	"synapse/config"
 	"synapse/plan"
 	"synapse/router"
 	"synapse/router/routertest"
+	"synapse/synapseconfig"
 )
 
 // These tests run the real haproxy (Debian's 2.6 in CI). They skip without
@@ -417,6 +419,55 @@ func TestLiveRemapOnGrowth(t *testing.T) {
 					if replica[i] != before[i] {
 						t.Fatalf("user %d: replica A sent to %s, replica B to %s", i, before[i], replica[i])
 					}
+				}
+			}
+		})
+	}
+}
+
+// TestLiveWellKnown: HAProxy answers Matrix discovery with the JSON it is
+// given (content type, CORS), and with federation off /server is not
+// answered by the router.
+func TestLiveWellKnown(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		federation bool
+	}{{"federation on", true}, {"federation off", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			override := map[string]string{"federation": `{"enabled":false}`}
+			if tc.federation {
+				override = nil
+			}
+			raw, err := config.ReadStackFile("../Pulumi.prod.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range override {
+				raw[k] = v
+			}
+			c, err := config.Parse(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wk := synapseconfig.WellKnown(c)
+			l := routertest.StartLocal(t, plan.Build(c), routertest.Options{WellKnown: wk})
+			for _, path := range []string{synapseconfig.WellKnownClient, synapseconfig.WellKnownServer} {
+				resp, err := l.Client.Get(l.URL + path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				want, served := wk[path]
+				if !served {
+					if resp.StatusCode == http.StatusOK && resp.Header.Get(routertest.HeaderBackend) == "" {
+						t.Errorf("%s answered by the router with federation off: %s", path, body)
+					}
+					continue
+				}
+				if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != want ||
+					resp.Header.Get("Content-Type") != "application/json" || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+					t.Errorf("GET %s: %s %q %v, want 200 %s as JSON with CORS", path, resp.Status, body, resp.Header, want)
 				}
 			}
 		})

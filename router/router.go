@@ -15,10 +15,12 @@ package router
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"path"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -93,6 +95,10 @@ type Options struct {
 	// HAProxy needs about two file descriptors per connection and refuses
 	// to start when its file limit is lower.
 	MaxConn int
+	// WellKnown maps a path (e.g. /.well-known/matrix/client) to the JSON
+	// HAProxy answers it with, from a file beside haproxy.cfg. Synapse has
+	// serve_server_wellknown off: the router answers discovery itself.
+	WellKnown map[string]string
 }
 
 // Files are the rendered configuration: haproxy.cfg and the map files that
@@ -138,6 +144,19 @@ func Render(p *plan.Plan, opts Options) (*Files, error) {
 	for _, r := range rt.rules {
 		r.MapPath = path.Join(opts.ConfigDir, r.Map)
 	}
+	paths := make([]string, 0, len(opts.WellKnown))
+	for p := range opts.WellKnown {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, wk := range paths {
+		file := "wellknown-" + path.Base(wk) + ".json"
+		if _, clash := rt.maps[file]; clash {
+			return nil, fmt.Errorf("router: Options.WellKnown %q: file %s clashes with a map", wk, file)
+		}
+		rt.maps[file] = opts.WellKnown[wk]
+		data.WellKnown = append(data.WellKnown, wellKnownData{Path: wk, File: path.Join(opts.ConfigDir, file)})
+	}
 	var buf bytes.Buffer
 	if err := cfgTemplate.Execute(&buf, data); err != nil {
 		return nil, fmt.Errorf("router: template: %w", err)
@@ -169,6 +188,14 @@ func checkOptions(o Options) error {
 		host, port, err := net.SplitHostPort(o.Resolver)
 		if err != nil || net.ParseIP(host) == nil || port == "" {
 			return fmt.Errorf("router: Options.Resolver %q: want ip:port (HAProxy resolvers take no names; leave empty to read /etc/resolv.conf)", o.Resolver)
+		}
+	}
+	for p, body := range o.WellKnown {
+		if !strings.HasPrefix(p, "/.well-known/") || strings.ContainsAny(p, " \t\n'\"\\{}") {
+			return fmt.Errorf("router: Options.WellKnown path %q: want /.well-known/... without spaces or quotes", p)
+		}
+		if !json.Valid([]byte(body)) {
+			return fmt.Errorf("router: Options.WellKnown %q: body is not JSON", p)
 		}
 	}
 	if o.MaxConn < 0 {

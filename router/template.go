@@ -14,7 +14,10 @@ type cfgData struct {
 	UseDNS     bool
 	Resolver   string
 	ResolvName string
+	WellKnown  []wellKnownData
 }
+
+type wellKnownData struct{ Path, File string }
 
 func (cfgData) HealthURI() string     { return HealthURI }
 func (cfgData) StatsURI() string      { return StatsURI }
@@ -84,6 +87,10 @@ frontend http
     monitor-uri {{.HealthURI}}
     # TLS ends at the Ingress, which sets X-Forwarded-Proto; keep it.
     http-request set-header X-Forwarded-Proto http if !{ req.hdr(x-forwarded-proto) -m found }
+{{- range .WellKnown}}
+    # Matrix discovery, answered here (Synapse's serve_server_wellknown is off).
+    http-request return status 200 content-type application/json hdr Access-Control-Allow-Origin "*" file {{.File}} if { path {{.Path}} }
+{{- end}}
     # Route lookup: one map per class of request (path group, method, since),
     # the classes mutually exclusive; first matching line of the map wins.
     # No class or no line: the main process (default_backend).

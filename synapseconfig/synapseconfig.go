@@ -10,8 +10,11 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"net/url"
 	"sort"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -307,4 +310,34 @@ func ExternalFor(c *config.Config, p *plan.Plan) External {
 // updates (a new key would invalidate every signature peers cached).
 func SigningKey(seed []byte) string {
 	return "ed25519 a_pulumi " + base64.RawStdEncoding.EncodeToString(seed) + "\n"
+}
+
+// Matrix discovery paths the router answers.
+const (
+	WellKnownClient = "/.well-known/matrix/client"
+	WellKnownServer = "/.well-known/matrix/server"
+)
+
+// WellKnown is the JSON of Matrix server discovery: where clients find the
+// homeserver, and (only with federation on) where other servers reach it
+// (delegation from the server name to the public host, port 443 for https).
+func WellKnown(c *config.Config) map[string]string {
+	base := strings.TrimSuffix(c.PublicBaseURL, "/")
+	client, _ := json.Marshal(map[string]any{"m.homeserver": map[string]string{"base_url": base}})
+	out := map[string]string{WellKnownClient: string(client)}
+	if c.Federation.Enabled {
+		u, err := url.Parse(c.PublicBaseURL)
+		if err == nil {
+			port := u.Port()
+			if port == "" {
+				port = "443"
+				if u.Scheme == "http" {
+					port = "80"
+				}
+			}
+			server, _ := json.Marshal(map[string]string{"m.server": u.Hostname() + ":" + port})
+			out[WellKnownServer] = string(server)
+		}
+	}
+	return out
 }

@@ -211,3 +211,25 @@ func TestSigningKeyFormat(t *testing.T) {
 		t.Errorf("signing key %q is not `ed25519 <id> <unpadded base64 of 32 bytes>`", got)
 	}
 }
+
+func TestWellKnown(t *testing.T) {
+	for _, tc := range []struct {
+		stack    string
+		override map[string]string
+		client   string
+		server   string // "" = not served
+	}{
+		{"prod", nil, `{"m.homeserver":{"base_url":"https://matrix.example.org"}}`, `{"m.server":"matrix.example.org:443"}`},
+		{"prod", map[string]string{"federation": `{"enabled":false}`}, `{"m.homeserver":{"base_url":"https://matrix.example.org"}}`, ""},
+		{"dev", nil, `{"m.homeserver":{"base_url":"http://matrix.localhost:8008"}}`, ""},
+	} {
+		c, _, _ := load(t, tc.stack, tc.override)
+		wk := WellKnown(c)
+		if wk[WellKnownClient] != tc.client {
+			t.Errorf("%s client = %s, want %s", tc.stack, wk[WellKnownClient], tc.client)
+		}
+		if got, ok := wk[WellKnownServer]; got != tc.server || ok != (tc.server != "") {
+			t.Errorf("%s server = %q (served %v), want %q", tc.stack, got, ok, tc.server)
+		}
+	}
+}

@@ -84,6 +84,8 @@ type Options struct {
 	// instances are rendered disabled, as absent pods are down. Default:
 	// ordinal < proc.Replicas.
 	Present func(proc plan.Process, ordinal int) bool
+	// WellKnown is passed to router.Options.WellKnown.
+	WellKnown map[string]string
 	// Logf receives HAProxy's output when the test fails (default t.Logf).
 	Logf func(format string, args ...any)
 }
@@ -95,6 +97,7 @@ type Local struct {
 	Files    *router.Files
 	Client   *http.Client
 
+	ups     *upstreams // nil for StartConfig
 	cmd     *exec.Cmd
 	out     *tailBuffer
 	exited  chan struct{} // closed when haproxy exits
@@ -127,6 +130,7 @@ func StartLocal(t testing.TB, p *plan.Plan, o Options) *Local {
 	client, stats := freePort(t), freePort(t)
 	files, err := router.Render(p, router.Options{
 		ConfigDir: dir,
+		WellKnown: o.WellKnown,
 		// A test needs few connections, and a CI runner's file limit may
 		// not allow the production figure (HAProxy needs 2 per connection).
 		MaxConn:    1000,
@@ -146,8 +150,47 @@ func StartLocal(t testing.TB, p *plan.Plan, o Options) *Local {
 	if err != nil {
 		t.Fatal(err)
 	}
+	l := run(t, bin, cfg, client, stats, o.Logf)
+	l.Files, l.ups = files, ups
+	return l
+}
+
+// StartConfig runs haproxy on a configuration the caller writes (a
+// baseline for a benchmark, say), on loopback ports it is given: config
+// receives the client and stats bind addresses and returns haproxy.cfg. The
+// config must answer HealthURI on the client port and serve the stats page
+// (StatsURI) on the stats port, as rendered configs do: StartLocal's
+// readiness check runs against them. Upstreams are the caller's (e.g.
+// another Local's, see Upstream). o.Present is not used.
+func StartConfig(t testing.TB, config func(clientBind, statsBind string) string, o Options) *Local {
+	t.Helper()
+	bin := HAProxy(t)
+	client, stats := freePort(t), freePort(t)
+	cfg := filepath.Join(t.TempDir(), router.ConfigFileName)
+	if err := os.WriteFile(cfg, []byte(config(client, stats)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return run(t, bin, cfg, client, stats, o.Logf)
+}
+
+// Upstream returns the loopback address of the fake server playing server
+// (an instance name, as in HeaderServer) of backend, or "" when there is
+// none (an absent instance, or a Local from StartConfig).
+func (l *Local) Upstream(backend, server string) string {
+	if l.ups == nil {
+		return ""
+	}
+	l.ups.mu.Lock()
+	defer l.ups.mu.Unlock()
+	return l.ups.byKey[backend+"/"+server]
+}
+
+// run starts haproxy on cfg and waits until it is ready; it stops at the
+// end of the test.
+func run(t testing.TB, bin, cfg, client, stats string, logf func(string, ...any)) *Local {
+	t.Helper()
 	l := &Local{
-		URL: "http://" + client, StatsURL: "http://" + stats, Files: files,
+		URL: "http://" + client, StatsURL: "http://" + stats,
 		Client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 			MaxIdleConnsPerHost: 64, DisableCompression: true,
 		}},
@@ -159,7 +202,6 @@ func StartLocal(t testing.TB, p *plan.Plan, o Options) *Local {
 		t.Fatalf("start haproxy: %v", err)
 	}
 	go func() { l.exitErr = l.cmd.Wait(); close(l.exited) }()
-	logf := o.Logf
 	if logf == nil {
 		logf = t.Logf
 	}

@@ -1,0 +1,652 @@
+package tests
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"synapse/components"
+	"synapse/config"
+	"synapse/plan"
+	"synapse/router"
+	"synapse/stack"
+	"synapse/tests/mockstack"
+)
+
+// TestWorkloadsMatchPlan: one workload and one headless Service per plan
+// process, with the plan's name, kind and replicas, and an HPA exactly
+// where the plan autoscales, with the tier's range.
+func TestWorkloadsMatchPlan(t *testing.T) {
+	t.Parallel()
+	for _, tc := range stackCases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, p := deploy(t, tc)
+			got := synapseWorkloads(s)
+			require.Len(t, got, len(p.Processes), "workloads: %v", sortedKeys(got))
+
+			hpas := map[string]mockstack.Resource{}
+			for _, r := range s.ByType(tHPA) {
+				hpas[metaName(r)] = r
+			}
+			wantHPAs := 0
+			for _, proc := range p.Processes {
+				w, ok := got[proc.Name]
+				require.True(t, ok, "no workload for %s", proc.Name)
+				assert.Equal(t, string(proc.Kind), w.Kind, proc.Name)
+				assert.Equal(t, proc.Replicas, w.replicas(), proc.Name)
+				assert.ElementsMatch(t, portNames(proc.Ports), sortedKeys(w.portNames()), proc.Name)
+
+				svc := byMetaName(t, s, tService, proc.Name)
+				assert.Equal(t, "None", digString(svc.Inputs, "spec", "clusterIP"), proc.Name)
+				assert.Equal(t, plan.PortNameHTTP, digString(svc.Inputs, "spec", "ports", 0, "name"),
+					"%s: HAProxy looks up _http._tcp.<service>", proc.Name)
+				if proc.Kind == plan.StatefulSet {
+					assert.Equal(t, proc.Name, digString(w.R.Inputs, "spec", "serviceName"), proc.Name)
+				}
+
+				hpa, hasHPA := hpas[proc.Name]
+				if proc.Autoscale == nil {
+					assert.False(t, hasHPA, "%s has an HPA but the plan does not autoscale it", proc.Name)
+					assert.NotContains(t, w.R.IgnoreChanges, "spec.replicas", proc.Name)
+					continue
+				}
+				wantHPAs++
+				require.True(t, hasHPA, "no HPA for %s", proc.Name)
+				assert.Equal(t, float64(proc.Autoscale.Min), dig(hpa.Inputs, "spec", "minReplicas"), proc.Name)
+				assert.Equal(t, float64(proc.Autoscale.Max), dig(hpa.Inputs, "spec", "maxReplicas"), proc.Name)
+				assert.Equal(t, proc.Kind, plan.Kind(digString(hpa.Inputs, "spec", "scaleTargetRef", "kind")), proc.Name)
+				assert.Equal(t, proc.Name, digString(hpa.Inputs, "spec", "scaleTargetRef", "name"), proc.Name)
+				targets := map[string]float64{}
+				for _, m := range digList(hpa.Inputs, "spec", "metrics") {
+					targets[digString(m, "resource", "name")] = dig(m, "resource", "target", "averageUtilization").(float64)
+				}
+				assert.Equal(t, map[string]float64{"cpu": float64(proc.Autoscale.CPUPercent), "memory": float64(proc.Autoscale.MemoryPercent)}, targets, proc.Name)
+				assert.Contains(t, w.R.IgnoreChanges, "spec.replicas", "%s: pulumi up must not fight the HPA", proc.Name)
+			}
+			assert.Len(t, hpas, wantHPAs, "HPAs: %v", sortedKeys(hpas))
+		})
+	}
+}
+
+// TestHPARangesPerTier: the HPA ranges are the tier table's, for every tier.
+func TestHPARangesPerTier(t *testing.T) {
+	t.Parallel()
+	for _, tier := range config.Tiers {
+		t.Run(tier.Name, func(t *testing.T) {
+			t.Parallel()
+			tc := stackCase{name: "tier-" + tier.Name, file: "prod", overrides: map[string]string{"tier": tier.Name}}
+			s, p := deploy(t, tc)
+			for _, proc := range p.Processes {
+				size := tier.Pools[proc.Pool]
+				if size.Autoscale == nil || proc.Pool == config.PoolPusher || proc.Pool == config.PoolBackground {
+					continue // fixed in this tier, or overridden by the prod stack file
+				}
+				hpa := byMetaName(t, s, tHPA, proc.Name)
+				assert.Equal(t, float64(size.Autoscale.Min), dig(hpa.Inputs, "spec", "minReplicas"), proc.Name)
+				assert.Equal(t, float64(size.Autoscale.Max), dig(hpa.Inputs, "spec", "maxReplicas"), proc.Name)
+			}
+		})
+	}
+}
+
+func portNames(ports []plan.Port) []string {
+	out := make([]string, len(ports))
+	for i, p := range ports {
+		out[i] = p.Name
+	}
+	return out
+}
+
+// TestStartupOrder: the DESIGN's order, as explicit dependencies (walking
+// parents: a component's DependsOn is recorded on the component only).
+func TestStartupOrder(t *testing.T) {
+	t.Parallel()
+	for _, tc := range stackCases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, p := deploy(t, tc)
+			cluster := byMetaName(t, s, tCluster, plan.PostgresClusterName)
+			redis := byMetaName(t, s, tStatefulSet, plan.RedisName)
+			main := byMetaName(t, s, tStatefulSet, plan.MainName)
+			var minio []mockstack.Resource
+			if p.Processes[0].Role == plan.RoleMain && hasMinIO(s) {
+				minio = []mockstack.Resource{byMetaName(t, s, tStatefulSet, plan.MinIOName), byMetaName(t, s, tJob, plan.MinIOName+"-bucket")}
+			}
+			ws := synapseWorkloads(s)
+			var writers []mockstack.Resource
+			for _, proc := range p.Processes {
+				if proc.Role != plan.RoleMain && components.IsStreamWriter(proc) {
+					writers = append(writers, ws[proc.Name].R)
+				}
+			}
+			require.NotEmpty(t, writers, "every plan has event persisters")
+
+			for _, proc := range p.Processes {
+				w := ws[proc.Name].R
+				for _, dep := range append([]mockstack.Resource{cluster, redis}, minio...) {
+					assert.True(t, s.DependsOnTransitively(w.URN, dep.URN), "%s must wait for %s", proc.Name, dep.Name)
+				}
+				if proc.Role == plan.RoleMain {
+					continue
+				}
+				assert.True(t, s.DependsOnTransitively(w.URN, main.URN), "%s must wait for main", proc.Name)
+				if components.IsStreamWriter(proc) {
+					continue
+				}
+				for _, wr := range writers {
+					assert.True(t, s.DependsOnTransitively(w.URN, wr.URN), "%s must wait for %s", proc.Name, wr.Name)
+				}
+			}
+			haproxy := byMetaName(t, s, tDeployment, plan.HAProxyName)
+			for name, w := range ws {
+				assert.True(t, s.DependsOnTransitively(haproxy.URN, w.R.URN), "HAProxy must wait for %s", name)
+			}
+			for _, ing := range s.ByType(tIngress) {
+				assert.True(t, s.DependsOnTransitively(ing.URN, haproxy.URN), "the Ingress must wait for HAProxy")
+			}
+		})
+	}
+}
+
+func hasMinIO(s *mockstack.Stack) bool {
+	for _, r := range s.ByType(tStatefulSet) {
+		if metaName(r) == plan.MinIOName {
+			return true
+		}
+	}
+	return false
+}
+
+// TestSelectorsAndPortNames: every Service, PDB and HPA points at exactly
+// one workload; every port a Service, probe, ServiceMonitor, NetworkPolicy
+// or the Ingress names exists where it is looked up.
+func TestSelectorsAndPortNames(t *testing.T) {
+	t.Parallel()
+	for _, tc := range stackCases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, _ := deploy(t, tc)
+			all := workloads(s)
+			selected := func(sel map[string]string) []workload {
+				var out []workload
+				for _, w := range all {
+					if selects(sel, w.PodLabels) {
+						out = append(out, w)
+					}
+				}
+				return out
+			}
+			services := map[string]mockstack.Resource{}
+			for _, svc := range s.ByType(tService) {
+				name := metaName(svc)
+				services[name] = svc
+				ws := selected(stringMap(dig(svc.Inputs, "spec", "selector")))
+				require.Len(t, ws, 1, "Service %s must select exactly one workload's pods", name)
+				ports := ws[0].portNames()
+				for _, p := range digList(svc.Inputs, "spec", "ports") {
+					if target, ok := dig(p, "targetPort").(string); ok {
+						assert.True(t, ports[target], "Service %s: targetPort %q is not a port of %s", name, target, ws[0].Name)
+					}
+				}
+			}
+			for _, w := range all {
+				ports := w.portNames()
+				for _, c := range w.containers() {
+					for _, probe := range []string{"startupProbe", "readinessProbe", "livenessProbe"} {
+						for _, action := range []string{"httpGet", "tcpSocket"} {
+							if port, ok := dig(c, probe, action, "port").(string); ok {
+								assert.True(t, ports[port], "%s %s: %s names port %q, which no container has", w.Kind, w.Name, probe, port)
+							}
+						}
+					}
+				}
+			}
+			for _, pdb := range s.ByType(tPDB) {
+				assert.Len(t, selected(stringMap(dig(pdb.Inputs, "spec", "selector", "matchLabels"))), 1, "PDB %s", metaName(pdb))
+			}
+			for _, hpa := range s.ByType(tHPA) {
+				kind, name := digString(hpa.Inputs, "spec", "scaleTargetRef", "kind"), digString(hpa.Inputs, "spec", "scaleTargetRef", "name")
+				n := 0
+				for _, w := range all {
+					if w.Kind == kind && w.Name == name {
+						n++
+					}
+				}
+				assert.Equal(t, 1, n, "HPA %s targets %s/%s", metaName(hpa), kind, name)
+			}
+			for _, sm := range s.ByType(tServiceMonitor) {
+				sel := stringMap(dig(sm.Inputs, "spec", "selector", "matchLabels"))
+				var matched []mockstack.Resource
+				for _, svc := range services {
+					if selects(sel, stringMap(dig(svc.Inputs, "metadata", "labels"))) {
+						matched = append(matched, svc)
+					}
+				}
+				require.Len(t, matched, 1, "ServiceMonitor %s must select one Service (no double scrape)", metaName(sm))
+				port := digString(sm.Inputs, "spec", "endpoints", 0, "port")
+				found := false
+				for _, p := range digList(matched[0].Inputs, "spec", "ports") {
+					found = found || digString(p, "name") == port
+				}
+				assert.True(t, found, "ServiceMonitor %s: port %q not on Service %s", metaName(sm), port, metaName(matched[0]))
+			}
+			for _, np := range s.ByType(tNetworkPolicy) {
+				checkNetworkPolicy(t, s, np, all)
+			}
+			for _, ing := range s.ByType(tIngress) {
+				for _, path := range digList(ing.Inputs, "spec", "rules", 0, "http", "paths") {
+					svc, ok := services[digString(path, "backend", "service", "name")]
+					require.True(t, ok, "Ingress path %v: no such Service", dig(path, "path"))
+					assert.Equal(t, digString(path, "backend", "service", "port", "name"), digString(svc.Inputs, "spec", "ports", 0, "name"))
+				}
+			}
+		})
+	}
+}
+
+// checkNetworkPolicy: every pod selector (protected pods and peers) selects
+// some pods of the stack, and every named port exists on the protected pods.
+func checkNetworkPolicy(t *testing.T, s *mockstack.Stack, np mockstack.Resource, all []workload) {
+	t.Helper()
+	name := metaName(np)
+	podSel := digMap(np.Inputs, "spec", "podSelector")
+	pods := func(sel map[string]any) []workload {
+		var out []workload
+		for _, w := range all {
+			if selectsExpr(sel, w.PodLabels) {
+				out = append(out, w)
+			}
+		}
+		return out
+	}
+	// CNPG creates the Postgres pods; they carry the cluster label.
+	isCNPG := func(sel map[string]any) bool {
+		c := stringMap(sel["matchLabels"])[components.CNPGClusterLabel]
+		return c != "" && c == metaName(byMetaName(t, s, tCluster, plan.PostgresClusterName))
+	}
+	if len(podSel) == 0 {
+		assert.Empty(t, digList(np.Inputs, "spec", "ingress"), "%s: a policy for every pod must be the default deny", name)
+		return
+	}
+	protected := pods(podSel)
+	if !isCNPG(podSel) {
+		require.NotEmpty(t, protected, "%s: podSelector %v selects no pods", name, podSel)
+	}
+	for _, rule := range digList(np.Inputs, "spec", "ingress") {
+		for _, peer := range digList(rule, "from") {
+			if sel := digMap(peer, "podSelector"); sel != nil && !isCNPG(sel) {
+				assert.NotEmpty(t, pods(sel), "%s: peer %v selects no pods", name, sel)
+			}
+		}
+		for _, port := range digList(rule, "ports") {
+			named, ok := dig(port, "port").(string)
+			if !ok {
+				continue
+			}
+			for _, w := range protected {
+				assert.True(t, w.portNames()[named], "%s: port %q is not a port of %s", name, named, w.Name)
+			}
+		}
+	}
+}
+
+// TestNoSecretLeaks: generated secrets are only in Secrets; no ConfigMap,
+// env value, other object or plain stack output holds one.
+func TestNoSecretLeaks(t *testing.T) {
+	t.Parallel()
+	for _, tc := range stackCases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, _ := deploy(t, tc)
+			require.NotEmpty(t, s.SecretValues())
+			secrets := secretStrings(s)
+			require.NotEmpty(t, secrets)
+			synapseSecret := byMetaName(t, s, tSecret, plan.SynapseSecretName)
+			assert.Equal(t, sortedKeys(digMap(synapseSecret.Inputs, "stringData")), sortedStrings(synapseSecretFiles()))
+
+			for _, r := range s.Resources {
+				if r.Type == tSecret || !r.Custom {
+					continue
+				}
+				assert.Empty(t, s.Leaks(r.Inputs), "%s %s holds a generated secret", r.Type, r.Name)
+				text := fmt.Sprint(r.Inputs)
+				for v, where := range secrets {
+					assert.NotContains(t, text, v, "%s %s holds the value of %s", r.Type, r.Name, where)
+				}
+			}
+			for _, w := range workloads(s) {
+				for _, c := range w.containers() {
+					for _, e := range digList(c, "env") {
+						if v, ok := dig(e, "value").(string); ok {
+							assert.Empty(t, s.Leaks(v), "%s %s env %s", w.Kind, w.Name, digString(e, "name"))
+						}
+					}
+				}
+				if w.isSynapse() {
+					assert.Empty(t, w.R.SecretPaths, "%s: a Synapse pod template holds no secret (the secret checksum is unsecreted)", w.Name)
+				}
+			}
+			for k, v := range s.Outputs {
+				if !s.OutputSecrets[k] {
+					assert.Empty(t, s.Leaks(v), "stack output %s", k)
+				}
+			}
+			for _, k := range []string{"namespace", "publicUrl", "endpoints", "secretNames"} {
+				assert.Contains(t, s.Outputs, k)
+				assert.False(t, s.OutputSecrets[k], k)
+			}
+			for _, name := range s.Outputs["secretNames"].([]any) {
+				byMetaName(t, s, tSecret, name.(string))
+			}
+		})
+	}
+}
+
+func synapseSecretFiles() []string {
+	return []string{"macaroon_secret_key", "form_secret", "registration_shared_secret", "worker_replication_secret", "signing.key", "redis_password"}
+}
+
+func sortedStrings(in []string) []string {
+	m := map[string]bool{}
+	for _, s := range in {
+		m[s] = true
+	}
+	return sortedKeys(m)
+}
+
+// TestRestrictedPods: every container, init containers included, meets
+// the `restricted` Pod Security Standard (the namespace enforces it).
+func TestRestrictedPods(t *testing.T) {
+	t.Parallel()
+	for _, tc := range stackCases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, _ := deploy(t, tc)
+			for _, w := range workloads(s) {
+				pod := digMap(w.PodSpec, "securityContext")
+				assert.NotEqual(t, float64(0), dig(pod, "runAsUser"), "%s: runs as root", w.Name)
+				for _, c := range w.containers() {
+					where := fmt.Sprintf("%s %s container %s", w.Kind, w.Name, digString(c, "name"))
+					sc := digMap(c, "securityContext")
+					require.NotNil(t, sc, where)
+					assert.Equal(t, false, sc["allowPrivilegeEscalation"], where)
+					assert.NotEqual(t, true, sc["privileged"], where)
+					assert.Contains(t, digList(sc, "capabilities", "drop"), "ALL", where)
+					assert.True(t, sc["runAsNonRoot"] == true || pod["runAsNonRoot"] == true, where)
+					profile := digString(sc, "seccompProfile", "type")
+					if profile == "" {
+						profile = digString(pod, "seccompProfile", "type")
+					}
+					assert.Contains(t, []string{"RuntimeDefault", "Localhost"}, profile, where)
+					if w.isSynapse() || w.Name == plan.HAProxyName {
+						assert.Equal(t, true, sc["readOnlyRootFilesystem"], where)
+					}
+				}
+				if w.isSynapse() || w.Name == plan.HAProxyName {
+					assert.Equal(t, false, w.PodSpec["automountServiceAccountToken"], w.Name)
+				}
+				if w.isSynapse() && w.Name != plan.MainName {
+					require.Len(t, digList(w.PodSpec, "initContainers"), 1, "%s writes its worker file in an init container", w.Name)
+					env := digList(w.PodSpec, "initContainers", 0, "env")
+					assert.Equal(t, "metadata.name", digString(env, 0, "valueFrom", "fieldRef", "fieldPath"), w.Name)
+				}
+			}
+		})
+	}
+}
+
+// TestDataProtection: prod protects the database and the media store;
+// dev protects nothing.
+func TestDataProtection(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		stack   stackCase
+		protect bool
+	}{{stackCases[0], false}, {stackCases[1], true}}
+	for _, tc := range cases {
+		t.Run(tc.stack.name, func(t *testing.T) {
+			t.Parallel()
+			s, _ := deploy(t, tc.stack)
+			assert.Equal(t, tc.protect, byMetaName(t, s, tCluster, plan.PostgresClusterName).Protect)
+			if tc.protect {
+				assert.True(t, byMetaName(t, s, tStatefulSet, plan.MinIOName).Protect)
+			}
+			for name, w := range synapseWorkloads(s) {
+				assert.False(t, w.R.Protect, "%s: Synapse workloads hold no data and must stay replaceable", name)
+			}
+		})
+	}
+}
+
+// TestDataResourcesStable: federation and tier changes leave the data
+// resources (CNPG Cluster, MinIO StatefulSet, their Secrets) where they
+// are, with the same inputs. The one planned exception is Postgres
+// max_connections, which follows the number of Synapse processes.
+func TestDataResourcesStable(t *testing.T) {
+	t.Parallel()
+	base, _ := deploy(t, stackCases[1])
+	variants := []stackCase{
+		stackCases[2],
+		{name: "prod-medium", file: "prod", overrides: map[string]string{"tier": "medium"}},
+		{name: "prod-xlarge-federation-off", file: "prod", overrides: map[string]string{"tier": "xlarge", "federation": `{"enabled":false}`}},
+	}
+	data := []struct{ typ, name string }{
+		{tCluster, plan.PostgresClusterName},
+		{tStatefulSet, plan.MinIOName},
+		{tSecret, plan.PostgresSecretName},
+		{tSecret, plan.MinIOSecretName},
+		{tSecret, plan.RedisSecretName},
+	}
+	for _, v := range variants {
+		t.Run(v.name, func(t *testing.T) {
+			t.Parallel()
+			s, p := deploy(t, v)
+			for _, d := range data {
+				want, got := byMetaName(t, base, d.typ, d.name), byMetaName(t, s, d.typ, d.name)
+				assert.Equal(t, want.URN, got.URN, d.name)
+				wantIn, gotIn := want.Inputs, got.Inputs
+				if d.typ == tCluster {
+					assert.Equal(t, fmt.Sprint(p.MaxConnections()), digString(gotIn, "spec", "postgresql", "parameters", "max_connections"))
+					wantIn, gotIn = withoutMaxConnections(wantIn), withoutMaxConnections(gotIn)
+				}
+				assert.Equal(t, wantIn, gotIn, "%s %s inputs changed", d.typ, d.name)
+				assert.Equal(t, want.Protect, got.Protect, d.name)
+			}
+		})
+	}
+}
+
+func withoutMaxConnections(in map[string]any) map[string]any {
+	out := deepCopy(in).(map[string]any)
+	delete(digMap(out, "spec", "postgresql", "parameters"), "max_connections")
+	return out
+}
+
+func deepCopy(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = deepCopy(e)
+		}
+		return m
+	case []any:
+		l := make([]any, len(x))
+		for i, e := range x {
+			l[i] = deepCopy(e)
+		}
+		return l
+	default:
+		return v
+	}
+}
+
+// TestInvalidConfigRegistersNothing: a config error is returned before
+// any resource exists.
+func TestInvalidConfigRegistersNothing(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name      string
+		overrides map[string]string
+		key       string
+	}{
+		{"unknown tier", map[string]string{"tier": "huge"}, "tier"},
+		{"two typing writers", map[string]string{"streamWriters": `{"typing":2}`}, "streamWriters.typing"},
+		{"missing server name", map[string]string{"serverName": ""}, "serverName"},
+		// A misspelt key inside an object. (A misspelt top-level key is
+		// not seen: config.Load asks the context for known keys only, and
+		// the Go SDK cannot list a stack's config.)
+		{"misspelt nested key", map[string]string{"postgres": `{"instanes":3}`}, "postgres.instanes"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			raw := rawConfig(t, stackCase{file: "dev", overrides: tc.overrides})
+			s, err := mockstack.Run(stack.Deploy, mockstack.Options{Project: config.Namespace, Config: mockConfig(raw)})
+			require.Error(t, err)
+			var verr config.ValidationError
+			require.True(t, errors.As(err, &verr), "want a config.ValidationError, got %v", err)
+			assert.Contains(t, verr.Keys(), tc.key)
+			assert.Empty(t, s.Resources, "an invalid config must register nothing")
+		})
+	}
+}
+
+// checksums returns each Synapse workload's config and secret checksums.
+func checksums(t *testing.T, tc stackCase) (cfg, sec map[string]string, res map[string]any) {
+	t.Helper()
+	s, _ := deploy(t, tc)
+	cfg, sec, res = map[string]string{}, map[string]string{}, map[string]any{}
+	for name, w := range synapseWorkloads(s) {
+		ann := stringMap(dig(w.R.Inputs, "spec", "template", "metadata", "annotations"))
+		require.NotEmpty(t, ann[components.AnnotationChecksum], name)
+		require.Regexp(t, `^[0-9a-f]{64}$`, ann[components.AnnotationSecretChecksum], name)
+		cfg[name], sec[name] = ann[components.AnnotationChecksum], ann[components.AnnotationSecretChecksum]
+		res[name] = dig(w.PodSpec, "containers", 0, "resources")
+	}
+	return cfg, sec, res
+}
+
+// TestChecksums: a change that every process reads (the event persister
+// list is in instance_map and stream_writers) rolls every process; a change
+// to one pool's resources rolls nothing through the checksums.
+func TestChecksums(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name     string
+		base     stackCase
+		change   map[string]string
+		allRoll  bool
+		resource string // the pool whose resources change
+	}{
+		{name: "dev persisters", base: stackCases[0], change: map[string]string{"pools": `{"eventPersister":{"replicas":2}}`}, allRoll: true},
+		{name: "prod persisters", base: stackCases[1], change: map[string]string{"pools": `{"background":{"replicas":1},"pusher":{"replicas":2},"eventPersister":{"replicas":7}}`}, allRoll: true},
+		{name: "dev synchrotron resources", base: stackCases[0], change: map[string]string{"pools": `{"synchrotron":{"resources":{"limits":{"memory":"3Gi"}}}}`},
+			resource: "synapse-synchrotron"},
+		{name: "prod generic resources", base: stackCases[1], change: map[string]string{"pools": `{"background":{"replicas":1},"pusher":{"replicas":2},"generic":{"resources":{"requests":{"cpu":"300m"}}}}`},
+			resource: "synapse-generic-worker"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			changed := tc.base
+			changed.name += "-changed"
+			changed.overrides = map[string]string{}
+			for k, v := range tc.base.overrides {
+				changed.overrides[k] = v
+			}
+			for k, v := range tc.change {
+				changed.overrides[k] = v
+			}
+			cfgA, secA, resA := checksums(t, tc.base)
+			cfgB, secB, resB := checksums(t, changed)
+			require.Equal(t, sortedKeys(cfgA), sortedKeys(cfgB), "the same workloads")
+			assert.Equal(t, secA, secB, "generated secrets are stable across updates")
+			for name := range cfgA {
+				if tc.allRoll {
+					assert.NotEqual(t, cfgA[name], cfgB[name], "%s must restart when the event persisters change", name)
+					continue
+				}
+				assert.Equal(t, cfgA[name], cfgB[name], "%s: only %s's resources changed", name, tc.resource)
+				if name == tc.resource {
+					assert.NotEqual(t, resA[name], resB[name], "the change reached %s", name)
+				} else {
+					assert.Equal(t, resA[name], resB[name], name)
+				}
+			}
+		})
+	}
+}
+
+// TestAntiAffinity: synchrotrons with a fixed count (dev) must each have a
+// node; autoscaled ones (prod) only prefer it, as every other pool does.
+func TestAntiAffinity(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		stack    stackCase
+		required bool
+	}{{stackCases[0], true}, {stackCases[1], false}}
+	for _, tc := range cases {
+		t.Run(tc.stack.name, func(t *testing.T) {
+			t.Parallel()
+			s, _ := deploy(t, tc.stack)
+			for name, w := range synapseWorkloads(s) {
+				anti := digMap(w.PodSpec, "affinity", "podAntiAffinity")
+				required := anti["requiredDuringSchedulingIgnoredDuringExecution"] != nil
+				want := tc.required && name == "synapse-synchrotron"
+				assert.Equal(t, want, required, name)
+				assert.Equal(t, !want, anti["preferredDuringSchedulingIgnoredDuringExecution"] != nil, name)
+			}
+		})
+	}
+}
+
+// TestRouterAndIngress: HAProxy's ConfigMap holds the rendered files, its
+// pods roll when they change, and the Ingress sends the public paths to it.
+func TestRouterAndIngress(t *testing.T) {
+	t.Parallel()
+	for _, tc := range stackCases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, p := deploy(t, tc)
+			files, err := router.Render(p, router.Options{})
+			require.NoError(t, err)
+			cm := byMetaName(t, s, tConfigMap, plan.HAProxyConfigMapName)
+			assert.Equal(t, files.Config, digString(cm.Inputs, "data", router.ConfigFileName))
+			assert.Len(t, digMap(cm.Inputs, "data"), len(files.Maps)+1)
+			d := byMetaName(t, s, tDeployment, plan.HAProxyName)
+			raw := rawConfig(t, tc)
+			cfg, err := config.Parse(raw)
+			require.NoError(t, err)
+			assert.Equal(t, float64(cfg.HAProxy.Replicas), dig(d.Inputs, "spec", "replicas"))
+			assert.NotEmpty(t, digString(d.Inputs, "spec", "template", "metadata", "annotations", components.AnnotationChecksum))
+			assert.Equal(t, float64(components.HAProxyUID), dig(d.Inputs, "spec", "template", "spec", "securityContext", "runAsUser"))
+
+			ings := s.ByType(tIngress)
+			if !cfg.Ingress.Enabled {
+				assert.Empty(t, ings)
+				return
+			}
+			require.Len(t, ings, 1)
+			var paths []string
+			for _, path := range digList(ings[0].Inputs, "spec", "rules", 0, "http", "paths") {
+				paths = append(paths, digString(path, "path"))
+			}
+			assert.ElementsMatch(t, []string{"/_matrix", "/_synapse/client", "/.well-known/matrix"}, paths)
+			assert.Equal(t, cfg.Ingress.Host, digString(ings[0].Inputs, "spec", "rules", 0, "host"))
+			assert.Equal(t, cfg.Ingress.TLSSecretName, digString(ings[0].Inputs, "spec", "tls", 0, "secretName"))
+			assert.Equal(t, cfg.Ingress.ClassName, digString(ings[0].Inputs, "spec", "ingressClassName"))
+			for k := range cfg.Ingress.Annotations {
+				assert.Contains(t, digMap(ings[0].Inputs, "metadata", "annotations"), k)
+			}
+			for _, path := range paths {
+				assert.False(t, strings.HasPrefix(path, "/_synapse/admin"), "the admin API is not public")
+			}
+		})
+	}
+}
