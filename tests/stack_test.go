@@ -14,6 +14,7 @@ import (
 	"synapse/plan"
 	"synapse/router"
 	"synapse/stack"
+	"synapse/synapseconfig"
 	"synapse/tests/mockstack"
 )
 
@@ -614,15 +615,19 @@ func TestRouterAndIngress(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s, p := deploy(t, tc)
-			files, err := router.Render(p, router.Options{})
+			raw := rawConfig(t, tc)
+			cfg, err := config.Parse(raw)
+			require.NoError(t, err)
+			files, err := router.Render(p, router.Options{WellKnown: synapseconfig.WellKnown(cfg)})
 			require.NoError(t, err)
 			cm := byMetaName(t, s, tConfigMap, plan.HAProxyConfigMapName)
 			assert.Equal(t, files.Config, digString(cm.Inputs, "data", router.ConfigFileName))
 			assert.Len(t, digMap(cm.Inputs, "data"), len(files.Maps)+1)
+			// Discovery: /client always, /server only with federation on.
+			assert.Contains(t, digMap(cm.Inputs, "data"), "wellknown-client.json")
+			_, serverWK := digMap(cm.Inputs, "data")["wellknown-server.json"]
+			assert.Equal(t, cfg.Federation.Enabled, serverWK, "wellknown-server.json iff federation")
 			d := byMetaName(t, s, tDeployment, plan.HAProxyName)
-			raw := rawConfig(t, tc)
-			cfg, err := config.Parse(raw)
-			require.NoError(t, err)
 			assert.Equal(t, float64(cfg.HAProxy.Replicas), dig(d.Inputs, "spec", "replicas"))
 			assert.NotEmpty(t, digString(d.Inputs, "spec", "template", "metadata", "annotations", components.AnnotationChecksum))
 			assert.Equal(t, float64(components.HAProxyUID), dig(d.Inputs, "spec", "template", "spec", "securityContext", "runAsUser"))
