@@ -371,6 +371,8 @@ func TestRestrictedPods(t *testing.T) {
 			for _, w := range workloads(s) {
 				pod := digMap(w.PodSpec, "securityContext")
 				assert.NotEqual(t, float64(0), dig(pod, "runAsUser"), "%s: runs as root", w.Name)
+				// restricted forbids an explicit false at pod level, whatever the containers say.
+				assert.NotEqual(t, false, pod["runAsNonRoot"], "%s: pod runAsNonRoot false", w.Name)
 				for _, c := range w.containers() {
 					where := fmt.Sprintf("%s %s container %s", w.Kind, w.Name, digString(c, "name"))
 					sc := digMap(c, "securityContext")
