@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 
+	batchv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/batch/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
@@ -56,6 +57,8 @@ type SynapseMain struct {
 	Files     synapseconfig.Files
 	ConfigMap *corev1.ConfigMap
 	Secret    *corev1.Secret
+	// ConfigCheck is the awaited Job running Synapse's config check.
+	ConfigCheck *batchv1.Job
 	// SecretChecksum is a sha256 of the Secret's data, not a secret:
 	// every pod template carries it so that a rotated secret restarts them.
 	SecretChecksum  pulumi.StringOutput
@@ -123,11 +126,22 @@ func NewSynapseMain(ctx *pulumi.Context, name string, args *SynapseMainArgs, opt
 	}
 	c.SecretChecksum = secretChecksum(secrets)
 
+	c.ConfigCheck, err = newConfigCheckJob(ctx, name, configCheckArgs{
+		Namespace: args.Namespace, Config: cfg, Plan: p, Files: files,
+		SecretChecksum: c.SecretChecksum,
+		DependsOn:      []pulumi.Resource{c.ConfigMap, c.Secret},
+	}, c)
+	if err != nil {
+		return nil, err
+	}
+
 	w, err := newSynapseWorkload(ctx, name, synapseWorkloadArgs{
 		Namespace: args.Namespace, Config: cfg, Plan: p, Proc: proc, Files: files,
 		SecretChecksum: c.SecretChecksum,
-		DependsOn:      []pulumi.Resource{c.ConfigMap, c.Secret},
-		Timeouts:       mainAwait,
+		// Main (and so everything after it) starts only on a config that
+		// Synapse itself has accepted.
+		DependsOn: []pulumi.Resource{c.ConfigMap, c.Secret, c.ConfigCheck},
+		Timeouts:  mainAwait,
 	}, c)
 	if err != nil {
 		return nil, err

@@ -95,25 +95,7 @@ func buildSynapsePod(a synapsePodArgs) (synapsePod, error) {
 	}
 
 	ro := pulumi.Bool(true)
-	mounts := corev1.VolumeMountArray{
-		corev1.VolumeMountArgs{Name: pulumi.String(volConfig), MountPath: pulumi.String(synapseconfig.ConfigDir), ReadOnly: ro},
-		corev1.VolumeMountArgs{Name: pulumi.String(volSecrets), MountPath: pulumi.String(synapseconfig.SecretsDir), ReadOnly: ro},
-		corev1.VolumeMountArgs{Name: pulumi.String(volTmp), MountPath: pulumi.String(synapseconfig.TmpDir)},
-		// Every process gets a writable media_store_path: Synapse checks the
-		// shared homeserver.yaml's path at start-up even where it serves no
-		// media. Only the media pool keeps what it writes there.
-		corev1.VolumeMountArgs{Name: pulumi.String(volMedia), MountPath: pulumi.String(synapseconfig.MediaDir)},
-	}
-	volumes := corev1.VolumeArray{
-		corev1.VolumeArgs{Name: pulumi.String(volConfig), ConfigMap: &corev1.ConfigMapVolumeSourceArgs{
-			Name: pulumi.String(plan.SynapseConfigMapName),
-		}},
-		corev1.VolumeArgs{Name: pulumi.String(volSecrets), Secret: &corev1.SecretVolumeSourceArgs{
-			SecretName:  pulumi.String(plan.SynapseSecretName),
-			DefaultMode: pulumi.Int(synapseSecretDefaultMode),
-		}},
-		corev1.VolumeArgs{Name: pulumi.String(volTmp), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String(tmpSizeLimit)}},
-	}
+	mounts, volumes := sharedSynapseVolumes()
 	var claims corev1.PersistentVolumeClaimTypeArray
 	if keepsMedia {
 		// One claim per pod: the whole store without S3 (one replica, the
@@ -193,6 +175,34 @@ func buildSynapsePod(a synapsePodArgs) (synapsePod, error) {
 		},
 	}
 	return synapsePod{Template: tmpl, VolumeClaimTemplates: claims}, nil
+}
+
+// sharedSynapseVolumes are what every Synapse container reads or writes:
+// the ConfigMap, the Secret, /tmp and a media_store_path. The media volume
+// itself is left to the caller (a claim for the media pool, an emptyDir
+// elsewhere).
+func sharedSynapseVolumes() (corev1.VolumeMountArray, corev1.VolumeArray) {
+	ro := pulumi.Bool(true)
+	mounts := corev1.VolumeMountArray{
+		corev1.VolumeMountArgs{Name: pulumi.String(volConfig), MountPath: pulumi.String(synapseconfig.ConfigDir), ReadOnly: ro},
+		corev1.VolumeMountArgs{Name: pulumi.String(volSecrets), MountPath: pulumi.String(synapseconfig.SecretsDir), ReadOnly: ro},
+		corev1.VolumeMountArgs{Name: pulumi.String(volTmp), MountPath: pulumi.String(synapseconfig.TmpDir)},
+		// Every process gets a writable media_store_path: Synapse checks the
+		// shared homeserver.yaml's path at start-up even where it serves no
+		// media. Only the media pool keeps what it writes there.
+		corev1.VolumeMountArgs{Name: pulumi.String(volMedia), MountPath: pulumi.String(synapseconfig.MediaDir)},
+	}
+	volumes := corev1.VolumeArray{
+		corev1.VolumeArgs{Name: pulumi.String(volConfig), ConfigMap: &corev1.ConfigMapVolumeSourceArgs{
+			Name: pulumi.String(plan.SynapseConfigMapName),
+		}},
+		corev1.VolumeArgs{Name: pulumi.String(volSecrets), Secret: &corev1.SecretVolumeSourceArgs{
+			SecretName:  pulumi.String(plan.SynapseSecretName),
+			DefaultMode: pulumi.Int(synapseSecretDefaultMode),
+		}},
+		corev1.VolumeArgs{Name: pulumi.String(volTmp), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String(tmpSizeLimit)}},
+	}
+	return mounts, volumes
 }
 
 func containerPorts(proc plan.Process) corev1.ContainerPortArray {

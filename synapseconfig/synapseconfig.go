@@ -264,6 +264,27 @@ func Args(proc plan.Process) []string {
 	return []string{"-m", proc.App, "--config-path", ConfigDir + "/" + SharedFile, "--config-path", own}
 }
 
+// CheckArgs are the arguments of Synapse's own config check for a process
+// (`python -m synapse.config`: loads the files as the process would and
+// exits 1 on a ConfigError). Workers are checked with their template file:
+// the placeholder name is a valid worker_name.
+func CheckArgs(proc plan.Process) []string {
+	own := ConfigDir + "/" + WorkerFileName(proc)
+	if proc.Role == plan.RoleMain {
+		own = ConfigDir + "/" + MainFile
+	}
+	return []string{"-m", "synapse.config", "--config-path", ConfigDir + "/" + SharedFile, "--config-path", own}
+}
+
+// ChecksumAll hashes every file: what the config check reads.
+func ChecksumAll(files Files) string {
+	keys := make([]string, 0, len(files))
+	for k := range files {
+		keys = append(keys, k)
+	}
+	return hashFiles(files, keys)
+}
+
 // InitScript writes the pool's worker file with the pod's own name (from
 // the POD_NAME env, the downward API) into WorkerDir.
 func InitScript(proc plan.Process) []string {
@@ -281,12 +302,7 @@ func Checksum(files Files, proc plan.Process) string {
 	} else {
 		keys = append(keys, WorkerFileName(proc))
 	}
-	sort.Strings(keys)
-	h := sha256.New()
-	for _, k := range keys {
-		fmt.Fprintf(h, "%s\x00%s\x00", k, files[k])
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	return hashFiles(files, keys)
 }
 
 // ExternalFor derives the data plane addresses from the plan; s3 reports
@@ -340,4 +356,14 @@ func WellKnown(c *config.Config) map[string]string {
 		}
 	}
 	return out
+}
+
+// hashFiles hashes the named files, in sorted order, names included.
+func hashFiles(files Files, keys []string) string {
+	sort.Strings(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		fmt.Fprintf(h, "%s\x00%s\x00", k, files[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

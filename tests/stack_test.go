@@ -657,3 +657,33 @@ func TestRouterAndIngress(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigCheckGatesMain: Synapse's own config check runs on every
+// process's files, each with its own image, and main waits for it.
+func TestConfigCheckGatesMain(t *testing.T) {
+	t.Parallel()
+	for _, tc := range stackCases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, p := deploy(t, tc)
+			job := byMetaName(t, s, "kubernetes:batch/v1:Job", components.ConfigCheckJobName)
+			inits := digList(job.Inputs, "spec", "template", "spec", "initContainers")
+			require.Len(t, inits, len(p.Processes), "one check per process")
+			for i, proc := range p.Processes {
+				assert.Equal(t, proc.Image, digString(inits, i, "image"), proc.Name)
+				assert.Equal(t, strings.Join(synapseconfig.CheckArgs(proc), " "), strings.Join(toStrings(digList(inits, i, "args")), " "), proc.Name)
+			}
+			mainSts := byMetaName(t, s, tStatefulSet, plan.MainName)
+			assert.True(t, s.DependsOnTransitively(mainSts.URN, job.URN), "main must wait for the config check")
+			assert.NotEmpty(t, digString(job.Inputs, "spec", "template", "metadata", "annotations", components.AnnotationChecksum))
+		})
+	}
+}
+
+func toStrings(l []any) []string {
+	out := make([]string, len(l))
+	for i, v := range l {
+		out[i], _ = v.(string)
+	}
+	return out
+}

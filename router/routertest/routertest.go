@@ -173,6 +173,9 @@ func StartConfig(t testing.TB, config func(clientBind, statsBind string) string,
 	return run(t, bin, cfg, client, stats, o.Logf)
 }
 
+// PID is the haproxy process's id (for benchmarks that read its CPU time).
+func (l *Local) PID() int { return l.cmd.Process.Pid }
+
 // Upstream returns the loopback address of the fake server playing server
 // (an instance name, as in HeaderServer) of backend, or "" when there is
 // none (an absent instance, or a Local from StartConfig).
@@ -349,7 +352,7 @@ func (u *upstreams) addr(backend string, proc plan.Process, i int) string {
 	if a, ok := u.byKey[key]; ok {
 		return a
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := listenUpstream()
 	if err != nil {
 		u.t.Fatalf("listen: %v", err)
 	}
@@ -381,15 +384,57 @@ func (u *upstreams) close() {
 	}
 }
 
+// reserved holds the addresses freePort handed out for haproxy to bind
+// ("127.0.0.1:port" → true), never reused in this process: an upstream
+// listener opened between freePort and haproxy's bind (the kernel may offer
+// the port again once freePort closes it) must not take one.
+var reserved sync.Map
+
 // freePort returns a loopback address whose port was free a moment ago
-// (HAProxy cannot report a port it picked itself).
+// (HAProxy cannot report a port it picked itself) and that no other Local
+// of this process was given.
 func freePort(t testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var held []net.Listener
+	defer func() {
+		for _, ln := range held {
+			ln.Close()
+		}
+	}()
+	for i := 0; i < 100; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, ln) // open until return: the kernel offers another port meanwhile
+		addr := "127.0.0.1:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+		if _, taken := reserved.LoadOrStore(addr, true); !taken {
+			return addr
+		}
 	}
-	defer ln.Close()
-	return "127.0.0.1:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	t.Fatal("no free loopback port in 100 tries")
+	return ""
+}
+
+// listenUpstream opens a loopback listener on a port freePort has not
+// handed out.
+func listenUpstream() (net.Listener, error) {
+	var held []net.Listener
+	defer func() {
+		for _, ln := range held {
+			ln.Close()
+		}
+	}()
+	for i := 0; i < 100; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		if _, taken := reserved.Load(ln.Addr().String()); !taken {
+			return ln, nil
+		}
+		held = append(held, ln)
+	}
+	return nil, fmt.Errorf("no loopback port outside the reserved ones in 100 tries")
 }
 
 // tailBuffer keeps the last max bytes written (HAProxy logs every request).
