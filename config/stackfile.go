@@ -49,3 +49,17 @@ func ReadStackFile(path string) (map[string]string, error) {
 	}
 	return raw, nil
 }
+
+// ParseStackFile reads a stack file, applies override (key → raw value, as
+// in the file: objects as JSON) and parses the result. Tests and tools use
+// it to derive variants of the real stacks (e.g. prod with federation off).
+func ParseStackFile(path string, override map[string]string) (*Config, error) {
+	raw, err := ReadStackFile(path)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range override {
+		raw[k] = v
+	}
+	return Parse(raw)
+}

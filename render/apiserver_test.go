@@ -34,8 +34,7 @@ func TestRealAPIServerAcceptsEveryObject(t *testing.T) {
 		t.Run(v.name, func(t *testing.T) {
 			res, files := renderStack(t, v.stack, v.override)
 			dir := writeFiles(t, files)
-			raw, _ := config.ReadStackFile("../Pulumi." + v.stack + ".yaml")
-			cfg, err := config.Parse(raw)
+			cfg, err := config.ParseStackFile("../Pulumi."+v.stack+".yaml", v.override)
 			if err != nil {
 				t.Fatal(err)
 			}

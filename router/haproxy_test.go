@@ -438,14 +438,7 @@ func TestLiveWellKnown(t *testing.T) {
 			if tc.federation {
 				override = nil
 			}
-			raw, err := config.ReadStackFile("../Pulumi.prod.yaml")
-			if err != nil {
-				t.Fatal(err)
-			}
-			for k, v := range override {
-				raw[k] = v
-			}
-			c, err := config.Parse(raw)
+			c, err := config.ParseStackFile("../Pulumi.prod.yaml", override)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,14 +12,7 @@ import (
 
 func load(t *testing.T, stack string, override map[string]string) (*config.Config, *plan.Plan, Files) {
 	t.Helper()
-	raw, err := config.ReadStackFile("../Pulumi." + stack + ".yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range override {
-		raw[k] = v
-	}
-	c, err := config.Parse(raw)
+	c, err := config.ParseStackFile("../Pulumi."+stack+".yaml", override)
 	if err != nil {
 		t.Fatal(err)
 	}
