@@ -252,12 +252,11 @@ func TestMaxConnections(t *testing.T) {
 func TestStatefulNamesAndKinds(t *testing.T) {
 	p := Build(stacks(t)["prod"])
 	for _, proc := range p.Processes {
-		wantKind := StatefulSet
-		if proc.Role == RoleGenericWorker {
-			wantKind = Deployment // named by nobody, hashed by nobody
-		}
-		if proc.Kind != wantKind {
-			t.Errorf("%s is a %s, want %s", proc.Name, proc.Kind, wantKind)
+		// Every pool is either named in shared config or hash-balanced by
+		// HAProxy (generic workers: /messages per room), so all are
+		// StatefulSets with stable per-ordinal names.
+		if proc.Kind != StatefulSet {
+			t.Errorf("%s is a %s, want a StatefulSet", proc.Name, proc.Kind)
 		}
 		if len(proc.Name) > 52 {
 			t.Errorf("%s: name too long for StatefulSet pod names with ordinals", proc.Name)

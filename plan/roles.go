@@ -132,9 +132,12 @@ var Catalogue = []RoleSpec{
 	{Role: RoleInitialSync, Pool: config.PoolInitialSync, App: AppGeneric,
 		HTTPResources: []string{ResClient}, StableNames: true, FallbackToMain: true,
 		Endpoints: endpoints(initialSyncEndpoints()), Autoscalable: true},
+	// Generic workers serve hash-balanced backends too (/messages sticky per
+	// room, as Synapse requires; inbound /send/ per origin): a StatefulSet,
+	// so every HAProxy replica has the same per-ordinal hash ring.
 	{Role: RoleGenericWorker, Pool: config.PoolGeneric, App: AppGeneric,
 		HTTPResources: []string{ResClient}, FederationResources: []string{ResFederation},
-		FallbackToMain: true, Endpoints: endpoints(GenericWorkerEndpoints), Autoscalable: true},
+		StableNames: true, FallbackToMain: true, Endpoints: endpoints(GenericWorkerEndpoints), Autoscalable: true},
 	{Role: RoleFederationSender, Pool: config.PoolFederationSender, App: AppGeneric,
 		StableNames: true, Endpoints: none},
 	{Role: RolePusher, Pool: config.PoolPusher, App: AppGeneric,

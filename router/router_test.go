@@ -403,6 +403,11 @@ func TestRenderRejects(t *testing.T) {
 			for i := range p.Backends {
 				if p.Backends[i].Name == bGeneric {
 					p.Backends[i].Ordinal = 0
+					for j := range p.Processes {
+						if p.Processes[j].Name == p.Backends[i].Process {
+							p.Processes[j].Kind = plan.Deployment
+						}
+					}
 				}
 			}
 		}, Options{}, "no stable pod names"},
