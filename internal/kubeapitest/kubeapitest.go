@@ -38,6 +38,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"synapse/internal/realtools"
 )
 
 // scriptRel is the harness script, relative to the repository root.
@@ -59,18 +61,11 @@ type Server struct {
 	script string
 }
 
-// requireReal reports whether missing tools must fail rather than skip.
-func requireReal() bool { return os.Getenv("REQUIRE_REAL_TOOLS") == "1" }
-
 // skipOrFail skips the test because a prerequisite is missing, or fails it
-// when REQUIRE_REAL_TOOLS=1.
+// when REQUIRE_REAL_TOOLS=1 (the project-wide policy of realtools).
 func skipOrFail(t testing.TB, format string, args ...any) {
 	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if requireReal() {
-		t.Fatalf("REQUIRE_REAL_TOOLS=1 but %s", msg)
-	}
-	t.Skipf("skipping real kube-apiserver test: %s (set REQUIRE_REAL_TOOLS=1 to fail instead)", msg)
+	realtools.Missing(t, "real kube-apiserver: "+format, args...)
 }
 
 // findScript locates kubeapi.sh: $KUBEAPI_SCRIPT if set, otherwise by
@@ -133,7 +128,7 @@ func runScript(t testing.TB, script string, timeout time.Duration, env []string,
 // t.Cleanup. See the package doc for when it skips.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	if testing.Short() && !requireReal() {
+	if testing.Short() && !realtools.Required() {
 		t.Skip("skipping real kube-apiserver test in -short mode")
 	}
 	if _, err := exec.LookPath("bash"); err != nil {

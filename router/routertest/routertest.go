@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"synapse/internal/realtools"
 	"synapse/plan"
 	"synapse/router"
 )
@@ -52,10 +53,7 @@ func HAProxy(t testing.TB) string {
 	if _, err := os.Stat("/usr/sbin/haproxy"); err == nil {
 		return "/usr/sbin/haproxy"
 	}
-	if os.Getenv("REQUIRE_REAL_TOOLS") == "1" {
-		t.Fatal("haproxy not found and REQUIRE_REAL_TOOLS=1 (apt-get install haproxy)")
-	}
-	t.Skip("haproxy not found (set REQUIRE_REAL_TOOLS=1 to make this a failure)")
+	realtools.Missing(t, "haproxy not found (apt-get install haproxy)")
 	return ""
 }
 
