@@ -2,7 +2,6 @@ package components
 
 import (
 	"fmt"
-	"strings"
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -36,7 +35,7 @@ type StreamWriter struct {
 // "<stream>-writer" roles and the event persisters. They start before the
 // other pools, which send them work as soon as they are up.
 func IsStreamWriter(proc plan.Process) bool {
-	return strings.HasSuffix(string(proc.Role), "-writer") || proc.Role == plan.RoleEventPersister
+	return proc.Role.IsStreamWriter() || proc.Role == plan.RoleEventPersister
 }
 
 // NewStreamWriter creates one writer pool.

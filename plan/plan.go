@@ -3,7 +3,6 @@ package plan
 import (
 	"fmt"
 	"sort"
-	"strings"
 
 	"synapse/config"
 )
@@ -217,7 +216,7 @@ func Build(c *config.Config) *Plan {
 	for _, spec := range specs {
 		size := c.Pools[spec.Pool]
 		replicas := size.Replicas
-		if strings.HasSuffix(string(spec.Role), "-writer") {
+		if spec.Role.IsStreamWriter() {
 			replicas = c.StreamWriters[spec.Streams[0]]
 		}
 		if replicas == 0 {
@@ -255,7 +254,7 @@ func Build(c *config.Config) *Plan {
 		case RoleBackground:
 			p.BackgroundWorker = proc.InstanceName(0)
 		}
-		if strings.HasSuffix(string(proc.Role), "-writer") {
+		if proc.Role.IsStreamWriter() {
 			p.StreamWriters[proc.Streams[0]] = proc.InstanceNames()
 		}
 	}

@@ -57,7 +57,7 @@ func TestInstanceMapHoldsMainAndEveryWriter(t *testing.T) {
 			t.Errorf("%s: main in instance_map = %+v", name, m)
 		}
 		for _, proc := range p.Processes {
-			if proc.Role == RoleEventPersister || strings.HasSuffix(string(proc.Role), "-writer") {
+			if proc.Role == RoleEventPersister || proc.Role.IsStreamWriter() {
 				for i, w := range proc.InstanceNames() {
 					e, ok := members[w]
 					if !ok {

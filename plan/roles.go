@@ -29,10 +29,17 @@ const (
 	RoleBackground       Role = "background-worker"
 )
 
+// writerSuffix ends the role of every dedicated stream writer.
+const writerSuffix = "-writer"
+
 // WriterRole is the role of the writers of one stream.
 func WriterRole(stream string) Role {
-	return Role(kebab(stream) + "-writer")
+	return Role(kebab(stream) + writerSuffix)
 }
+
+// IsStreamWriter says whether the role is a dedicated stream writer
+// ("<stream>-writer"; event persisters write events but are a pool).
+func (r Role) IsStreamWriter() bool { return strings.HasSuffix(string(r), writerSuffix) }
 
 // Synapse applications.
 const (

@@ -22,7 +22,7 @@ func (p *Plan) buildRoutes(specs []RoleSpec) {
 	}
 	var order []Role
 	for _, proc := range p.Processes {
-		if strings.HasSuffix(string(proc.Role), "-writer") {
+		if proc.Role.IsStreamWriter() {
 			order = append(order, proc.Role)
 		}
 	}
