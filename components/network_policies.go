@@ -2,6 +2,7 @@ package components
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
@@ -171,7 +172,7 @@ func networkPolicies(c *config.Config, p *plan.Plan) ([]policy, error) {
 			http = append(http, proc.Name)
 		}
 	}
-	if !containsName(replication, main.Name) {
+	if !slices.Contains(replication, main.Name) {
 		return nil, fmt.Errorf("components: NetworkPolicies: main has no %q port", plan.PortNameReplication)
 	}
 	out = append(out,
@@ -257,13 +258,4 @@ func tcp(port int) networkingv1.NetworkPolicyPortArgs {
 // the policy follows the plan's port numbers.
 func named(port string) networkingv1.NetworkPolicyPortArgs {
 	return networkingv1.NetworkPolicyPortArgs{Port: pulumi.String(port), Protocol: pulumi.String("TCP")}
-}
-
-func containsName(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -113,19 +114,10 @@ func TestParseReportsEveryProblemAtOnce(t *testing.T) {
 		t.Fatalf("want ValidationError, got %v", err)
 	}
 	for _, key := range []string{"serverName", "tier", "image", "streamWriters.typing"} {
-		if !containsKey(verr, key) {
+		if !slices.Contains(verr.Keys(), key) {
 			t.Errorf("missing error for %s in:\n%v", key, err)
 		}
 	}
-}
-
-func containsKey(v ValidationError, key string) bool {
-	for _, k := range v.Keys() {
-		if k == key {
-			return true
-		}
-	}
-	return false
 }
 
 // The seed's "Scaling Guidelines" and "Horizontal Pod Autoscaling", verbatim.

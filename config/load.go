@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -43,7 +44,7 @@ func unknownKeys(env string) []string {
 	var out []string
 	for k := range all {
 		key, ok := strings.CutPrefix(k, Namespace+":")
-		if ok && !contains(Keys, key) {
+		if ok && !slices.Contains(Keys, key) {
 			out = append(out, key)
 		}
 	}

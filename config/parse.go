@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -42,7 +43,7 @@ var Keys = []string{
 func Parse(raw map[string]string) (*Config, error) {
 	var el errorList
 	for k := range raw {
-		if !contains(Keys, k) {
+		if !slices.Contains(Keys, k) {
 			el.addf(k, raw[k], "unknown key; known keys: %s", strings.Join(Keys, ", "))
 		}
 	}
@@ -164,7 +165,7 @@ func resolvePools(el *errorList, tier Tier, overrides map[string]rawPool) map[Po
 	for _, name := range names {
 		o := overrides[name]
 		p := Pool(name)
-		if !containsPool(Pools, p) {
+		if !slices.Contains(Pools, p) {
 			el.addf("pools."+name, name, "unknown pool; known pools: %s", poolNames())
 			continue
 		}
@@ -304,24 +305,6 @@ func orDefault(v, def string) string {
 		return def
 	}
 	return v
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func containsPool(list []Pool, p Pool) bool {
-	for _, x := range list {
-		if x == p {
-			return true
-		}
-	}
-	return false
 }
 
 func poolNames() string {

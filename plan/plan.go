@@ -71,10 +71,7 @@ type Process struct {
 
 // MaxReplicas is the most instances the pool can run.
 func (p Process) MaxReplicas() int {
-	if p.Autoscale != nil && p.Autoscale.Max > p.Replicas {
-		return p.Autoscale.Max
-	}
-	return p.Replicas
+	return config.PoolSize{Replicas: p.Replicas, Autoscale: p.Autoscale}.MaxReplicas()
 }
 
 // InstanceName is the worker name (and pod name) of ordinal i of a

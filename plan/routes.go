@@ -1,6 +1,9 @@
 package plan
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Route order: first match wins, and many paths are in several of Synapse's
 // lists (devices, keys/upload, pushrules, presence, tags, account_data), so
@@ -66,7 +69,7 @@ func (p *Plan) Match(method, path string, since bool) string {
 		if r.Condition == InitialSync && since {
 			continue
 		}
-		if len(r.Methods) > 0 && !containsString(r.Methods, method) {
+		if len(r.Methods) > 0 && !slices.Contains(r.Methods, method) {
 			continue
 		}
 		if compiled(r.Pattern).MatchString(path) {
@@ -74,13 +77,4 @@ func (p *Plan) Match(method, path string, since bool) string {
 		}
 	}
 	return p.MainBackend
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

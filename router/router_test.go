@@ -3,6 +3,7 @@ package router
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -99,7 +100,7 @@ func (r *ruleData) holds(method, path string, since bool) bool {
 	if r.method != "" && method != r.method {
 		return false
 	}
-	if r.method == "" && contains(r.notMethods, method) {
+	if r.method == "" && slices.Contains(r.notMethods, method) {
 		return false
 	}
 	switch r.since {
@@ -288,7 +289,7 @@ func TestServersComeFromThePlan(t *testing.T) {
 				if proc.Role == plan.RoleMediaRepository && len(backups) != 0 {
 					t.Errorf("%s: media must never fall back to main (enable_media_repo: false)", b.Name)
 				}
-				if !contains(lines, "option httpchk") || !contains(lines, "http-check send meth GET uri "+plan.HealthPath) {
+				if !slices.Contains(lines, "option httpchk") || !slices.Contains(lines, "http-check send meth GET uri "+plan.HealthPath) {
 					t.Errorf("%s: no GET %s health check", b.Name, plan.HealthPath)
 				}
 			}
@@ -314,11 +315,11 @@ func TestBalancing(t *testing.T) {
 		if b.Ordinal >= 0 {
 			w = "balance roundrobin"
 		}
-		if !contains(lines, w) {
+		if !slices.Contains(lines, w) {
 			t.Errorf("%s (%s): no %q in %q", b.Name, b.Balance, w, lines)
 		}
 		hashed := strings.HasPrefix(w, "balance hash")
-		if hashed != contains(lines, "hash-type "+hashType) {
+		if hashed != slices.Contains(lines, "hash-type "+hashType) {
 			t.Errorf("%s: hash-type %s must be set exactly for hash balancing", b.Name, hashType)
 		}
 		seen[b.Balance] = true

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"sort"
 	"strings"
 
@@ -107,7 +108,7 @@ func buildRouting(p *plan.Plan, backends map[string]bool) (*routing, error) {
 	// Groups, in order of first appearance.
 	var groups []string
 	for _, r := range routes {
-		if g := groupOf(r.literal); g != "" && !contains(groups, g) {
+		if g := groupOf(r.literal); g != "" && !slices.Contains(groups, g) {
 			groups = append(groups, g)
 		}
 	}
@@ -142,7 +143,7 @@ func (rt *routing) addClasses(group string, notGroups []string, routes []route) 
 	split := false
 	for _, r := range routes {
 		for _, m := range r.Methods {
-			if !contains(methods, m) {
+			if !slices.Contains(methods, m) {
 				methods = append(methods, m)
 			}
 		}
@@ -164,7 +165,7 @@ func (rt *routing) addClasses(group string, notGroups []string, routes []route) 
 			}
 			var lines []string
 			for _, r := range routes {
-				if len(r.Methods) > 0 && !contains(r.Methods, m) {
+				if len(r.Methods) > 0 && !slices.Contains(r.Methods, m) {
 					continue
 				}
 				if r.Condition == plan.InitialSync && s == sinceWith {
@@ -282,15 +283,6 @@ func literalPrefix(pattern string) (string, error) {
 func startsWithAny(s string, prefixes []string) bool {
 	for _, p := range prefixes {
 		if strings.HasPrefix(s, p) {
-			return true
-		}
-	}
-	return false
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
 			return true
 		}
 	}

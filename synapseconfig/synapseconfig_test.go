@@ -1,6 +1,7 @@
 package synapseconfig
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -156,7 +157,7 @@ func TestWorkerFiles(t *testing.T) {
 				}
 			}
 			for _, port := range proc.Ports {
-				if !containsInt(ports, port.Port) {
+				if !slices.Contains(ports, port.Port) {
 					t.Errorf("%s %s: port %s (%d) has no listener", stack, proc.Name, port.Name, port.Port)
 				}
 			}
@@ -165,15 +166,6 @@ func TestWorkerFiles(t *testing.T) {
 			}
 		}
 	}
-}
-
-func containsInt(l []int, n int) bool {
-	for _, x := range l {
-		if x == n {
-			return true
-		}
-	}
-	return false
 }
 
 func TestChecksumRollsExactlyWhatChanged(t *testing.T) {

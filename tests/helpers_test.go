@@ -2,6 +2,7 @@ package tests
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -236,7 +237,7 @@ func selectsExpr(sel map[string]any, labels map[string]string) bool {
 			values = append(values, v.(string))
 		}
 		val, has := labels[key]
-		in := has && containsString(values, val)
+		in := has && slices.Contains(values, val)
 		switch op {
 		case "In":
 			if !in {
@@ -257,15 +258,6 @@ func selectsExpr(sel map[string]any, labels map[string]string) bool {
 		}
 	}
 	return true
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func sortedKeys[V any](m map[string]V) []string {

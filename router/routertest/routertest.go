@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -392,30 +391,22 @@ var reserved sync.Map
 // (HAProxy cannot report a port it picked itself) and that no other Local
 // of this process was given.
 func freePort(t testing.TB) string {
-	var held []net.Listener
-	defer func() {
-		for _, ln := range held {
-			ln.Close()
-		}
-	}()
-	for i := 0; i < 100; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		held = append(held, ln) // open until return: the kernel offers another port meanwhile
-		addr := "127.0.0.1:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-		if _, taken := reserved.LoadOrStore(addr, true); !taken {
-			return addr
-		}
+	ln, err := listenLoopback(true)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free loopback port in 100 tries")
-	return ""
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 // listenUpstream opens a loopback listener on a port freePort has not
 // handed out.
-func listenUpstream() (net.Listener, error) {
+func listenUpstream() (net.Listener, error) { return listenLoopback(false) }
+
+// listenLoopback opens a listener on a loopback port that is not reserved;
+// with reserve, it reserves that port for haproxy. Rejected listeners stay
+// open until it returns, so the kernel offers another port meanwhile.
+func listenLoopback(reserve bool) (net.Listener, error) {
 	var held []net.Listener
 	defer func() {
 		for _, ln := range held {
@@ -427,7 +418,13 @@ func listenUpstream() (net.Listener, error) {
 		if err != nil {
 			return nil, err
 		}
-		if _, taken := reserved.Load(ln.Addr().String()); !taken {
+		var taken bool
+		if reserve {
+			_, taken = reserved.LoadOrStore(ln.Addr().String(), true)
+		} else {
+			_, taken = reserved.Load(ln.Addr().String())
+		}
+		if !taken {
 			return ln, nil
 		}
 		held = append(held, ln)
