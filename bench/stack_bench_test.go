@@ -6,7 +6,7 @@ import (
 
 	"synapse/config"
 	"synapse/stack"
-	"synapse/tests/mockstack"
+	"synapse/internal/mockstack"
 )
 
 // prepared is a Case ready to run: validated options and what one run of

@@ -16,7 +16,7 @@ import (
 
 	"synapse/config"
 	"synapse/stack"
-	"synapse/tests/mockstack"
+	"synapse/internal/mockstack"
 )
 
 // Case is one stack to measure: a stack file plus raw config overrides (key

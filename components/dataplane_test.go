@@ -15,7 +15,7 @@ import (
 	"synapse/components"
 	"synapse/config"
 	"synapse/plan"
-	"synapse/tests/mockstack"
+	"synapse/internal/mockstack"
 )
 
 const (

@@ -17,7 +17,7 @@ import (
 
 	"synapse/config"
 	"synapse/stack"
-	"synapse/tests/mockstack"
+	"synapse/internal/mockstack"
 )
 
 // Object is one rendered Kubernetes object.

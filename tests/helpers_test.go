@@ -13,7 +13,7 @@ import (
 	"synapse/config"
 	"synapse/plan"
 	"synapse/stack"
-	"synapse/tests/mockstack"
+	"synapse/internal/mockstack"
 )
 
 // Type tokens the tests look at.

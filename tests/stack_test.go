@@ -15,7 +15,7 @@ import (
 	"synapse/router"
 	"synapse/stack"
 	"synapse/synapseconfig"
-	"synapse/tests/mockstack"
+	"synapse/internal/mockstack"
 )
 
 // TestWorkloadsMatchPlan: one workload and one headless Service per plan

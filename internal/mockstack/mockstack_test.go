@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"synapse/tests/mockstack"
+	"synapse/internal/mockstack"
 )
 
 const (
