@@ -18,7 +18,7 @@ import (
 const (
 	DefaultNamespace            = "matrix"
 	DefaultTier                 = "laptop"
-	DefaultImage                = "ghcr.io/element-hq/synapse:v1.157.0"
+	DefaultImage                = "ghcr.io/element-hq/synapse:" + SynapseVersion
 	DefaultPostgresImage        = "ghcr.io/cloudnative-pg/postgresql:17.6"
 	DefaultOperatorChartVersion = "0.26.1"
 	DefaultRedisImage           = "docker.io/library/redis:7.4.6-alpine"
