@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"synapse/config"
-	"synapse/stack"
 	"synapse/internal/mockstack"
+	"synapse/stack"
 )
 
 // prepared is a Case ready to run: validated options and what one run of

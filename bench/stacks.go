@@ -15,8 +15,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"synapse/config"
-	"synapse/stack"
 	"synapse/internal/mockstack"
+	"synapse/stack"
 )
 
 // Case is one stack to measure: a stack file plus raw config overrides (key

@@ -14,8 +14,8 @@ import (
 
 	"synapse/components"
 	"synapse/config"
-	"synapse/plan"
 	"synapse/internal/mockstack"
+	"synapse/plan"
 )
 
 const (

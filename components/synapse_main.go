@@ -2,7 +2,6 @@ package components
 
 import (
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 
@@ -29,7 +28,6 @@ const MainServiceName = plan.MainName + "-http"
 // YAML or shell quoting ever matters.
 const (
 	generatedSecretLength = 64
-	signingSeedLength     = 32 // an ed25519 seed
 )
 
 // mainAwait bounds pulumi-kubernetes's wait for main: its first start
@@ -45,6 +43,9 @@ type SynapseMainArgs struct {
 	// RedisPassword is the Redis component's Password (a secret output);
 	// it is written into the Synapse Secret as a file.
 	RedisPassword pulumi.StringInput
+	// SigningKey is an existing server's signing key file (a secret), from
+	// config.LoadSigningKey; nil generates one.
+	SigningKey pulumi.StringInput
 }
 
 // SynapseMain is the shared ConfigMap and Secret every Synapse process
@@ -109,7 +110,7 @@ func NewSynapseMain(ctx *pulumi.Context, name string, args *SynapseMainArgs, opt
 		return nil, err
 	}
 
-	secrets, err := generateSecrets(ctx, name, cfg, args.RedisPassword, parent)
+	secrets, err := generateSecrets(ctx, name, cfg, args.RedisPassword, args.SigningKey, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +183,7 @@ func NewSynapseMain(ctx *pulumi.Context, name string, args *SynapseMainArgs, opt
 // generateSecrets returns every key of synapseconfig.SecretFiles. Values
 // come from pulumi-random, so they are generated once and kept in state:
 // an update does not change them.
-func generateSecrets(ctx *pulumi.Context, name string, cfg *config.Config, redisPassword pulumi.StringInput, parent pulumi.ResourceOption) (pulumi.StringMap, error) {
+func generateSecrets(ctx *pulumi.Context, name string, cfg *config.Config, redisPassword, signingKey pulumi.StringInput, parent pulumi.ResourceOption) (pulumi.StringMap, error) {
 	out := pulumi.StringMap{synapseconfig.SecretRedis: redisPassword}
 	for _, s := range []struct{ key, suffix string }{
 		{synapseconfig.SecretMacaroon, "macaroon"},
@@ -198,24 +199,25 @@ func generateSecrets(ctx *pulumi.Context, name string, cfg *config.Config, redis
 		}
 		out[s.key] = pw.Result
 	}
-	// The signing key is the server's identity to every peer: with data
+	// The signing key is the server's identity to every peer. An existing
+	// server's key (synapse:signingKey, a stack secret) is kept as it is;
+	// otherwise the seed is derived from a RandomPassword, whose result is
+	// a secret output and whose ID is not the value (a RandomBytes keeps
+	// its value as the ID, in plain text in the state). With data
 	// protection on, deleting it needs an explicit unprotect.
-	seed, err := random.NewRandomBytes(ctx, name+"-signing-seed", &random.RandomBytesArgs{
-		Length: pulumi.Int(signingSeedLength),
-	}, parent, pulumi.Protect(cfg.DataProtection))
-	if err != nil {
-		return nil, err
-	}
-	out[synapseconfig.SecretSigningKey] = seed.Base64.ApplyT(func(b64 string) (string, error) {
-		raw, err := base64.StdEncoding.DecodeString(b64)
+	if signingKey != nil {
+		out[synapseconfig.SecretSigningKey] = signingKey
+	} else {
+		seed, err := random.NewRandomPassword(ctx, name+"-signing-seed", &random.RandomPasswordArgs{
+			Length: pulumi.Int(generatedSecretLength), Special: pulumi.Bool(false),
+		}, parent, pulumi.Protect(cfg.DataProtection))
 		if err != nil {
-			return "", fmt.Errorf("components: signing key seed: %w", err)
+			return nil, err
 		}
-		if len(raw) != signingSeedLength {
-			return "", fmt.Errorf("components: signing key seed has %d bytes, want %d", len(raw), signingSeedLength)
-		}
-		return synapseconfig.SigningKey(raw), nil
-	}).(pulumi.StringOutput)
+		out[synapseconfig.SecretSigningKey] = pulumi.ToSecret(seed.Result.ApplyT(func(pw string) string {
+			return synapseconfig.SigningKeyFromSecret(pw)
+		})).(pulumi.StringOutput)
+	}
 	for _, k := range synapseconfig.SecretFiles {
 		if _, ok := out[k]; !ok {
 			return nil, fmt.Errorf("components: no value for Synapse secret file %s", k)

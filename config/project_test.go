@@ -34,7 +34,7 @@ func TestPulumiYAMLAgreesWithConfig(t *testing.T) {
 		declared = append(declared, k)
 	}
 	sort.Strings(declared)
-	want := append([]string{}, Keys...)
+	want := append(append([]string{}, Keys...), SecretKeys...)
 	sort.Strings(want)
 	if strings.Join(declared, ",") != strings.Join(want, ",") {
 		t.Fatalf("Pulumi.yaml declares %v, the program reads %v", declared, want)

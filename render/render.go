@@ -16,8 +16,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"synapse/config"
-	"synapse/stack"
 	"synapse/internal/mockstack"
+	"synapse/stack"
 )
 
 // Object is one rendered Kubernetes object.

@@ -24,6 +24,10 @@ func Deploy(ctx *pulumi.Context) error {
 	if err != nil {
 		return err
 	}
+	signingKey, haveKey, err := config.LoadSigningKey(ctx)
+	if err != nil {
+		return err
+	}
 	p := plan.Build(cfg)
 
 	ns, err := components.NewNamespace(ctx, "namespace", &components.NamespaceArgs{
@@ -69,6 +73,7 @@ func Deploy(ctx *pulumi.Context) error {
 	// and everything else starts once it is.
 	main, err := components.NewSynapseMain(ctx, plan.MainName, &components.SynapseMainArgs{
 		Namespace: ns.Name, Config: cfg, Plan: p, RedisPassword: redis.Password,
+		SigningKey: optionalSecret(signingKey, haveKey),
 	}, pulumi.DependsOn(dataReady))
 	if err != nil {
 		return err
@@ -146,4 +151,13 @@ func deployRouter(ctx *pulumi.Context, ns pulumi.StringInput, cfg *config.Config
 		Namespace: ns, Config: cfg, Plan: p,
 	}, pulumi.DependsOn(r.Ready))
 	return err
+}
+
+// optionalSecret is v as an input when set, nil otherwise (a zero
+// StringOutput is not a usable input).
+func optionalSecret(v pulumi.StringOutput, set bool) pulumi.StringInput {
+	if !set {
+		return nil
+	}
+	return v
 }

@@ -322,10 +322,17 @@ func ExternalFor(c *config.Config, p *plan.Plan) External {
 }
 
 // SigningKey formats a 32-byte ed25519 seed as Synapse's signing key file.
-// The seed comes from random.RandomBytes, so the key is stable across
-// updates (a new key would invalidate every signature peers cached).
 func SigningKey(seed []byte) string {
 	return "ed25519 a_pulumi " + base64.RawStdEncoding.EncodeToString(seed) + "\n"
+}
+
+// SigningKeyFromSecret derives the signing key from a generated secret
+// (a RandomPassword of at least 256 bits): the seed is its SHA-256. The
+// secret is kept in state, so the key is stable across updates (a new key
+// would invalidate every signature peers cached).
+func SigningKeyFromSecret(secret string) string {
+	seed := sha256.Sum256([]byte(secret))
+	return SigningKey(seed[:])
 }
 
 // Matrix discovery paths the router answers.

@@ -11,9 +11,9 @@ import (
 
 	"synapse/components"
 	"synapse/config"
+	"synapse/internal/mockstack"
 	"synapse/plan"
 	"synapse/stack"
-	"synapse/internal/mockstack"
 )
 
 // Type tokens the tests look at.

@@ -11,11 +11,11 @@ import (
 
 	"synapse/components"
 	"synapse/config"
+	"synapse/internal/mockstack"
 	"synapse/plan"
 	"synapse/router"
 	"synapse/stack"
 	"synapse/synapseconfig"
-	"synapse/internal/mockstack"
 )
 
 // TestWorkloadsMatchPlan: one workload and one headless Service per plan
@@ -344,6 +344,55 @@ func TestNoSecretLeaks(t *testing.T) {
 			for _, name := range s.Outputs["secretNames"].([]any) {
 				byMetaName(t, s, tSecret, name.(string))
 			}
+		})
+	}
+}
+
+// TestNoSecretInResourceIDs: resource IDs are never secret (pulumi stack
+// --show-ids, stack exports); none may hold a generated value or a value a
+// Secret was given. The mocks give RandomBytes its value as its ID, as
+// pulumi-random does, so a seed from RandomBytes fails here.
+func TestNoSecretInResourceIDs(t *testing.T) {
+	t.Parallel()
+	for _, tc := range stackCases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, _ := deploy(t, tc)
+			values := s.SecretValues()
+			for v := range secretStrings(s) {
+				values = append(values, v)
+			}
+			require.NotEmpty(t, values)
+			for _, r := range s.Resources {
+				for _, v := range values {
+					assert.NotContains(t, r.ID, v, "the ID of %s %s holds a secret", r.Type, r.Name)
+				}
+				if strings.HasPrefix(r.Type, "random:") {
+					assert.Equal(t, mockstack.TypeRandomPassword, r.Type, "%s: only RandomPassword keeps its value out of its ID and in a secret output", r.Name)
+					assert.Contains(t, r.AdditionalSecretOutputs, "result", "%s: the result must be a secret output", r.Name)
+				}
+			}
+		})
+	}
+}
+
+// The signing key is derived from a generated secret, protected with data
+// protection, and stable: the same secret gives the same key.
+func TestSigningKey(t *testing.T) {
+	t.Parallel()
+	for _, tc := range stackCases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, _ := deploy(t, tc)
+			seed := s.MustGet(t, mockstack.TypeRandomPassword, plan.MainName+"-signing-seed")
+			cfg, err := config.Parse(rawConfig(t, tc))
+			require.NoError(t, err)
+			assert.Equal(t, cfg.DataProtection, seed.Protect, "the seed is protected exactly when data protection is on")
+			synapseSecret := byMetaName(t, s, tSecret, plan.SynapseSecretName)
+			key := digString(synapseSecret.Inputs, "stringData", "signing.key")
+			assert.Equal(t, synapseconfig.SigningKeyFromSecret(digString(seed.Outputs, "result")), key)
+			assert.NoError(t, config.CheckSigningKey(key))
+			assert.Contains(t, synapseSecret.SecretPaths, "stringData")
 		})
 	}
 }
@@ -686,4 +735,49 @@ func toStrings(l []any) []string {
 		out[i], _ = v.(string)
 	}
 	return out
+}
+
+// An existing server's signing key (synapse:signingKey, a stack secret)
+// is used as it is, and nothing is generated in its place; a plain or
+// malformed value is refused without echoing it.
+func TestSigningKeyFromStackSecret(t *testing.T) {
+	t.Parallel()
+	const key = "ed25519 a_old1 mFZX2SVd6yGcI/qtgWXXMY4eXITrbRuTXQkuHsXWO6s"
+	raw := rawConfig(t, stackCases[0])
+	run := func(value string, secret bool) (*mockstack.Stack, error) {
+		cfg := mockConfig(raw)
+		cfg["synapse:signingKey"] = value
+		opts := mockstack.Options{Project: config.Namespace, Stack: "dev", Config: cfg}
+		if secret {
+			opts.SecretConfigKeys = []string{"synapse:signingKey"}
+		}
+		return mockstack.Run(stack.Deploy, opts)
+	}
+	s, err := run(key, true)
+	require.NoError(t, err)
+	synapseSecret := byMetaName(t, s, tSecret, plan.SynapseSecretName)
+	assert.Equal(t, key+"\n", digString(synapseSecret.Inputs, "stringData", "signing.key"))
+	_, generated := s.Get(mockstack.TypeRandomPassword, plan.MainName+"-signing-seed")
+	assert.False(t, generated, "no seed is generated when the stack brings its key")
+
+	for _, tc := range []struct {
+		name, value string
+		secret      bool
+		want        string
+	}{
+		{"plain text", key, false, "--secret"},
+		{"not a key", "hunter2hunter2hunter2", true, "ed25519 a_<id>"},
+		{"short seed", "ed25519 a_x QUJD", true, "ed25519 a_<id>"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := run(tc.value, tc.secret)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "synapse:signingKey")
+			assert.Contains(t, err.Error(), tc.want)
+			assert.NotContains(t, err.Error(), tc.value, "the error must not echo the key")
+			if s != nil {
+				assert.Empty(t, s.Resources, "a refused key registers nothing")
+			}
+		})
+	}
 }

@@ -7,7 +7,8 @@
 //   - Every resource's outputs are its inputs, plus:
 //   - random RandomPassword/RandomString: result = "MOCKSECRET-<name>-<length>"
 //     (RandomPassword also bcryptHash = "$2a$10$MOCKBCRYPT-<name>");
-//     RandomBytes: base64/hex of sha256(name) chained to <length> bytes.
+//     RandomBytes: base64/hex of sha256(name) chained to <length> bytes;
+//     its id is the base64 value, as pulumi-random's is.
 //   - custom kubernetes resources: metadata.name autonamed "<name>-<8 hex>"
 //     (deterministic, from the URN) when absent, metadata.namespace defaulted
 //     for namespaced kinds; id is "<namespace>/<name>" or "<name>".
@@ -227,7 +228,10 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 				gen[raw] = fmt.Sprintf("<generated:random-bytes/%s/base64-unpadded>", args.Name)
 			}
 		}
-		id = args.Name + "-id"
+		// As pulumi-random does: a RandomBytes's ID is its base64 value, in
+		// plain text in the state. Tests that search IDs for generated
+		// values must see that.
+		id = b64
 	}
 	if args.Custom && strings.HasPrefix(args.TypeToken, "kubernetes:") && !args.RegisterRPC.GetRemote() {
 		id = m.kubeDefaults(args.TypeToken, r.URN, args.Name, outs, id)
