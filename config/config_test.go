@@ -24,89 +24,6 @@ func with(kv ...string) map[string]string {
 	return raw
 }
 
-func TestParseRejectsBadConfig(t *testing.T) {
-	s3 := `{"enabled":true}`
-	cases := []struct {
-		name    string
-		raw     map[string]string
-		wantKey string // the key the error must name
-		wantMsg string // a fragment of the explanation
-	}{
-		{"missing server name", with("serverName", "<unset>"), "serverName", "missing"},
-		{"server name not a DNS name", with("serverName", "Example_Org"), "serverName", "DNS name"},
-		{"server name without a dot", with("serverName", "localhost"), "serverName", "at least one dot"},
-		{"unknown tier", with("tier", "huge"), "tier", "laptop"},
-		{"HPA min above max", with("tier", "small", "pools", `{"generic":{"minReplicas":10,"maxReplicas":4}}`, "minio", s3, "mediaImage", "r.io/s3:1"), "pools.generic.maxReplicas", "at least minReplicas"},
-		{"zero generic workers", with("pools", `{"generic":{"replicas":0}}`), "pools.generic.replicas", "between 1"},
-		{"negative synchrotrons", with("pools", `{"synchrotron":{"replicas":-2}}`), "pools.synchrotron.replicas", "between 1"},
-		{"zero event persisters", with("pools", `{"eventPersister":{"replicas":0}}`), "pools.eventPersister.replicas", "between 1"},
-		{"two typing writers", with("streamWriters", `{"typing":2}`), "streamWriters.typing", "single writer"},
-		{"two to-device writers", with("streamWriters", `{"to_device":2}`), "streamWriters.to_device", "single writer"},
-		{"two account-data writers", with("streamWriters", `{"account_data":2}`), "streamWriters.account_data", "single writer"},
-		{"two presence writers", with("streamWriters", `{"presence":2}`), "streamWriters.presence", "single writer"},
-		{"two push-rules writers", with("streamWriters", `{"push_rules":2}`), "streamWriters.push_rules", "single writer"},
-		{"negative receipts writers", with("streamWriters", `{"receipts":-1}`), "streamWriters.receipts", "0 (the main process"},
-		{"unknown stream", with("streamWriters", `{"events":2}`), "streamWriters.events", "eventPersister"},
-		{"federation senders while federation off", with("federation", `{"senders":2}`), "federation.senders", "federation.enabled=true"},
-		{"media replicas without S3", with("pools", `{"media":{"replicas":3}}`), "pools.media.replicas", "minio.enabled=true"},
-		{"small tier media without S3", with("tier", "small"), "pools.media.replicas", "shared media storage"},
-		{"MinIO without an S3-capable media image", with("minio", s3), "mediaImage", "synapse-s3-storage-provider"},
-		{"postgres instances zero", with("postgres", `{"instances":0}`), "postgres.instances", "between 1 and 9"},
-		{"storage size with a space", with("postgres", `{"storage":{"size":"10 GB"}}`), "postgres.storage.size", "quantity"},
-		{"cpu in cores", with("pools", `{"generic":{"resources":{"requests":{"cpu":"1.5 cores"}}}}`), "pools.generic.resources.requests.cpu", "quantity"},
-		{"request above limit", with("pools", `{"generic":{"resources":{"requests":{"memory":"4Gi"}}}}`), "pools.generic.resources.requests.memory", "must not exceed"},
-		{"image without tag", with("image", "ghcr.io/element-hq/synapse"), "image", "tag or a digest"},
-		{"image with latest", with("image", "ghcr.io/element-hq/synapse:latest"), "image", ":latest"},
-		{"malformed image", with("image", "ghcr.io/Element/Synapse:v1"), "image", "image reference"},
-		{"unknown key under postgres", with("postgres", `{"instance":2}`), "postgres.instance", "unknown key"},
-		{"unknown key under federation", with("federation", `{"enable":true}`), "federation.enable", "unknown key"},
-		{"wrong type", with("haproxy", `{"replicas":"two"}`), "haproxy.replicas", "type int"},
-		{"unknown pool", with("pools", `{"sync":{"replicas":2}}`), "pools.sync", "known pools"},
-		{"main replicas", with("pools", `{"main":{"replicas":2}}`), "pools.main.replicas", "exactly one"},
-		{"writer replicas under pools", with("pools", `{"streamWriter":{"replicas":2}}`), "pools.streamWriter.replicas", "streamWriters"},
-		{"autoscaled event persisters", with("pools", `{"eventPersister":{"autoscale":true}}`), "pools.eventPersister.autoscale", "instance_map"},
-		{"two background workers", with("pools", `{"background":{"replicas":2}}`), "pools.background.replicas", "run_background_tasks_on"},
-		{"min/max without autoscaling", with("pools", `{"generic":{"maxReplicas":4}}`), "pools.generic.autoscale", "need autoscaling"},
-		{"bad namespace", with("namespace", "Matrix_NS"), "namespace", "namespace name"},
-		{"public base URL not a URL", with("publicBaseUrl", "matrix.example.org"), "publicBaseUrl", "absolute http(s) URL"},
-		{"haproxy replicas zero", with("haproxy", `{"replicas":0}`), "haproxy.replicas", "between 1 and 16"},
-		{"minio with three drives", with("minio", `{"enabled":true,"replicas":3}`, "mediaImage", "r.io/s3:1"), "minio.replicas", "at least 4 drives"},
-		{"bad bucket", with("minio", `{"bucket":"My_Bucket"}`), "minio.bucket", "S3 bucket name"},
-		{"bad annotation key", with("ingress", `{"annotations":{"bad key!":"x"}}`), "ingress.annotations", "qualified names"},
-		{"bad TLS secret name", with("ingress", `{"tlsSecretName":"TLS_Secret"}`), "ingress.tlsSecretName", "Secret name"},
-		{"db pool max below min", with("databasePool", `{"min":10,"max":5}`), "databasePool.max", "between databasePool.min"},
-		{"dataProtection not a bool", with("dataProtection", "yes please"), "dataProtection", "true or false"},
-		{"unknown top-level key", with("replicas", "3"), "replicas", "unknown key"},
-		{"operator chart version", with("postgres", `{"operatorChartVersion":"latest"}`), "postgres.operatorChartVersion", "chart version"},
-		{"storage class", with("mediaStorage", `{"storageClass":"Fast_SSD"}`), "mediaStorage.storageClass", "StorageClass"},
-		{"synchrotron ceiling above the bound", with("tier", "small", "pools", `{"synchrotron":{"maxReplicas":100}}`, "minio", s3, "mediaImage", "r.io/s3:1"), "pools.synchrotron.maxReplicas", "at most 64"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			c, err := Parse(tc.raw)
-			if err == nil {
-				t.Fatalf("Parse accepted bad config %v: %+v", tc.raw, c)
-			}
-			var verr ValidationError
-			if !errors.As(err, &verr) {
-				t.Fatalf("error is %T, want ValidationError", err)
-			}
-			found := false
-			for _, fe := range verr {
-				if fe.Key == tc.wantKey && strings.Contains(fe.Error(), tc.wantMsg) {
-					found = true
-				}
-			}
-			if !found {
-				t.Fatalf("no error for key %q containing %q; got:\n%v", tc.wantKey, tc.wantMsg, err)
-			}
-			if !strings.Contains(err.Error(), "synapse:"+tc.wantKey) {
-				t.Errorf("message does not name the key synapse:%s:\n%v", tc.wantKey, err)
-			}
-		})
-	}
-}
-
 func TestParseReportsEveryProblemAtOnce(t *testing.T) {
 	_, err := Parse(map[string]string{"tier": "huge", "image": "synapse", "streamWriters": `{"typing":2}`})
 	var verr ValidationError
@@ -270,15 +187,34 @@ func TestStackFiles(t *testing.T) {
 	}
 }
 
-func TestUnknownTopLevelKeysFromTheCLI(t *testing.T) {
-	env := `{"synapse:serverName":"example.org","synapse:teir":"large","kubernetes:context":"kind"}`
-	got := unknownKeys(env)
-	if len(got) != 1 || got[0] != "teir" {
-		t.Fatalf("unknownKeys = %v, want [teir]", got)
+func TestLoadCollectsEveryKeyOfTheNamespace(t *testing.T) {
+	env := `{"synapse:serverName":"example.org","synapse:teir":"large","synapse:signingKey":"x","kubernetes:context":"kind"}`
+	engine := map[string]string{"serverName": "example.org", "tier": "small"}
+	raw, secret := collect(env, func(k string) (string, bool, bool) {
+		v, ok := engine[k]
+		return v, ok, k == "tier"
+	})
+	want := map[string]string{"serverName": "example.org", "tier": "small", "teir": "large"}
+	if len(raw) != len(want) {
+		t.Fatalf("collect = %v, want %v (signingKey is read elsewhere, kubernetes: is not ours)", raw, want)
 	}
-	raw := base()
-	raw[got[0]] = "(set)"
-	if _, err := Parse(raw); err == nil || !strings.Contains(err.Error(), "synapse:teir") {
-		t.Errorf("a misspelt top-level key is not reported: %v", err)
+	for k, v := range want {
+		if raw[k] != v {
+			t.Errorf("collect[%s] = %q, want %q", k, raw[k], v)
+		}
+	}
+	if !secret["tier"] || secret["teir"] {
+		t.Errorf("secret keys = %v, want tier only", secret)
+	}
+	_, err := parse(raw, secret)
+	var verr ValidationError
+	if !errors.As(err, &verr) || !slices.Equal(verr.Keys(), []string{"teir", "tier"}) {
+		t.Fatalf("want errors for teir (unknown) and tier (secret), got %v", err)
+	}
+	if strings.Contains(err.Error(), "small") {
+		t.Errorf("a secret value is echoed: %v", err)
+	}
+	if !strings.Contains(err.Error(), `"large"`) {
+		t.Errorf("the misspelt key's value is not named: %v", err)
 	}
 }

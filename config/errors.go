@@ -49,3 +49,13 @@ func (l *errorList) add(key, value, allowed string) {
 func (l *errorList) addf(key, value, format string, args ...any) {
 	l.add(key, value, fmt.Sprintf(format, args...))
 }
+
+// has reports whether a problem with key was already recorded.
+func (l *errorList) has(key string) bool {
+	for _, e := range l.errs {
+		if e.Key == key {
+			return true
+		}
+	}
+	return false
+}

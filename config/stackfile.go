@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -31,13 +33,17 @@ func ReadStackFile(path string) (map[string]string, error) {
 		}
 		if m, isMap := v.(map[string]any); isMap {
 			if _, secure := m["secure"]; secure && len(m) == 1 {
-				return nil, fmt.Errorf("%s: %s is a Pulumi secret; this program reads no secret config", path, k)
+				if slices.Contains(SecretKeys, key) {
+					continue // read by LoadSigningKey under Pulumi; offline, the key is generated
+				}
+				return nil, fmt.Errorf("%s: %s is a Pulumi secret; only %s may be", path, k, strings.Join(SecretKeys, ", "))
 			}
 		}
-		switch v := v.(type) {
+		switch v := plainYAML(v).(type) {
 		case string:
 			raw[key] = v
-		case map[string]any, []any:
+		case map[string]any, []any, nil, bool, int, int64, uint64, float64:
+			// As the CLI hands them over: JSON (null is "null", true "true").
 			b, err := json.Marshal(v)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %s: %w", path, k, err)
@@ -62,4 +68,37 @@ func ParseStackFile(path string, override map[string]string) (*Config, error) {
 		raw[k] = v
 	}
 	return Parse(raw)
+}
+
+// plainYAML turns what yaml.v3 decodes into what JSON can hold, as the CLI
+// hands it over: map keys as strings (yaml.v3 gives map[any]any when a key
+// is not a string, e.g. `1: 2`) and timestamps as the date they spell.
+func plainYAML(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[k] = plainYAML(x)
+		}
+		return out
+	case map[any]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[fmt.Sprint(k)] = plainYAML(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = plainYAML(x)
+		}
+		return out
+	case time.Time:
+		if v.Equal(v.Truncate(24 * time.Hour)) {
+			return v.Format(time.DateOnly)
+		}
+		return v.Format(time.RFC3339Nano)
+	default:
+		return v
+	}
 }

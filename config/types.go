@@ -5,6 +5,8 @@
 // offline; Load is the thin Pulumi adapter.
 package config
 
+import "strings"
+
 // Pool names one of the Synapse worker pools a tier sizes. The names are the
 // keys users write under `synapse:pools`.
 type Pool string
@@ -100,13 +102,51 @@ type Federation struct {
 // DatabasePool is Synapse's per-process database connection pool.
 type DatabasePool struct{ Min, Max int }
 
+// CNPGOperatorNamespace is where the CloudNativePG operator runs (when the
+// program installs it). The stack's own namespace may not be this one: the
+// operator's objects and ours would share one NetworkPolicy and RBAC scope.
+const CNPGOperatorNamespace = "cnpg-system"
+
+// CNPGOperatorChartName is the operator's chart in its Helm repository.
+const CNPGOperatorChartName = "cloudnative-pg"
+
 // Postgres configures the CloudNativePG cluster.
 type Postgres struct {
-	Instances            int
-	Storage              Storage
-	InstallOperator      bool
+	Instances       int
+	Storage         Storage
+	InstallOperator bool
+	// OperatorChart is where the operator's Helm chart comes from: a Helm
+	// repository URL (http or https; the chart is cloudnative-pg in it), an
+	// oci:// reference to the chart, or a local path to a chart directory
+	// or .tgz (absolute, or relative to the project directory), for
+	// air-gapped installs. See OperatorChartSource.
+	OperatorChart string
+	// OperatorChartVersion is the chart version (X.Y.Z) for a repository or
+	// oci:// source. A local chart is the version it is: this is ignored.
 	OperatorChartVersion string
 	Image                string // PostgreSQL operand image
+}
+
+// OperatorChartSource resolves OperatorChart for a Helm chart resource: for
+// a repository URL, chart is "cloudnative-pg" and repo the URL; for an
+// oci:// reference or a local path, chart is the reference and repo "".
+func (p Postgres) OperatorChartSource() (chart, repo string) {
+	if isHTTPURL(p.OperatorChart) {
+		return CNPGOperatorChartName, p.OperatorChart
+	}
+	return p.OperatorChart, ""
+}
+
+// OperatorChartIsLocal reports whether OperatorChart is a local path (whose
+// version is whatever the chart says: OperatorChartVersion is ignored).
+func (p Postgres) OperatorChartIsLocal() bool {
+	return !isHTTPURL(p.OperatorChart) && !strings.HasPrefix(p.OperatorChart, ociScheme)
+}
+
+const ociScheme = "oci://"
+
+func isHTTPURL(s string) bool {
+	return strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://")
 }
 
 // Storage is a PVC size and optional storage class ("" = the cluster default).

@@ -2,13 +2,14 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/distribution/reference"
-	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -18,26 +19,52 @@ const (
 	maxDBPool       = 100
 )
 
-// validate checks the resolved config. It never stops at the first problem.
-func validate(el *errorList, c *Config, raw map[string]string) {
-	// Identity.
-	if c.ServerName == "" {
+const minioReplicasRule = "must be 1 (single drive) or 4 to 16 (distributed MinIO needs at least 4 drives for erasure coding)"
+
+// ReservedNamespaces may not hold the stack: Kubernetes' own namespaces,
+// and the CNPG operator's (a NetworkPolicy default-deny or a namespace
+// deletion there would take the cluster or the operator with it).
+var ReservedNamespaces = []string{"default", "kube-system", "kube-public", "kube-node-lease", CNPGOperatorNamespace}
+
+// validate checks the resolved config: the top-level strings and the rules
+// between keys (the values inside objects are checked as they are read). It
+// never stops at the first problem.
+func validate(el *errorList, c *Config, f facts) {
+	// Identity. publicBaseUrl derives from serverName when unset, and the
+	// Ingress host from publicBaseUrl: a derived value is only judged
+	// through the key the user wrote.
+	serverNameOK := false
+	switch {
+	case c.ServerName == "" && el.has("serverName"): // null or secret, reported
+	case c.ServerName == "":
 		el.add("serverName", "", "set it to the Matrix server name, a DNS name such as example.org (it is part of every user ID and cannot change later)")
-	} else if errs := validation.IsDNS1123Subdomain(c.ServerName); len(errs) > 0 || !strings.Contains(c.ServerName, ".") {
+	case len(validation.IsDNS1123Subdomain(c.ServerName)) > 0 || !strings.Contains(c.ServerName, "."):
 		el.add("serverName", c.ServerName, "must be a lower-case DNS name with at least one dot, such as example.org")
+	default:
+		serverNameOK = true
 	}
-	if u, err := url.Parse(c.PublicBaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		el.add("publicBaseUrl", c.PublicBaseURL, "must be an absolute http(s) URL such as https://matrix.example.org/")
-	} else if !strings.HasSuffix(c.PublicBaseURL, "/") {
+	baseOK := serverNameOK
+	if f.publicBaseURL {
+		if why := baseURLProblem(c.PublicBaseURL); why != "" {
+			el.add("publicBaseUrl", c.PublicBaseURL, why)
+			baseOK = false
+		} else {
+			baseOK = true
+		}
+	}
+	if baseOK && !strings.HasSuffix(c.PublicBaseURL, "/") {
 		c.PublicBaseURL += "/"
 	}
 	if errs := validation.IsDNS1123Label(c.Namespace); len(errs) > 0 {
 		el.add("namespace", c.Namespace, "must be a Kubernetes namespace name: "+strings.Join(errs, "; "))
+	} else if slices.Contains(ReservedNamespaces, c.Namespace) {
+		el.addf("namespace", c.Namespace, "must not be one of %s: Kubernetes' own namespaces and the CNPG operator's may not hold the stack (its default-deny NetworkPolicy and its deletion would hit them)",
+			strings.Join(ReservedNamespaces, ", "))
 	}
 
 	// Images: pinned, so that two `pulumi up` runs deploy the same code.
 	checkImage(el, "image", c.Image)
-	if raw["mediaImage"] != "" {
+	if f.mediaImage {
 		checkImage(el, "mediaImage", c.MediaImage)
 	}
 	checkImage(el, "postgres.image", c.Postgres.Image)
@@ -46,76 +73,39 @@ func validate(el *errorList, c *Config, raw map[string]string) {
 	checkImage(el, "minio.clientImage", c.MinIO.ClientImage)
 	checkImage(el, "haproxy.image", c.HAProxy.Image)
 
-	// Pools.
-	for _, p := range Pools {
-		validatePool(el, p, c.Pools[p])
-	}
+	// Media workers without shared storage.
 	if media := c.Pools[PoolMedia]; media.MaxReplicas() > 1 && !c.MinIO.Enabled {
-		el.addf("pools.media.replicas", strconv.Itoa(media.MaxReplicas()),
-			"more than one media worker needs shared media storage: set minio.enabled=true (with a mediaImage that ships synapse-s3-storage-provider), or pools.media.replicas=1 and pools.media.autoscale=false")
+		key, v := "pools.media.replicas", strconv.Itoa(media.MaxReplicas())
+		if w, ok := f.countKeys[PoolMedia]; ok {
+			key, v = w.key, w.text()
+		}
+		el.addf(key, v, "pools.media may run up to %d media workers, and more than one needs shared media storage: set minio.enabled=true (with a mediaImage that ships synapse-s3-storage-provider), or pools.media.replicas=1 and pools.media.autoscale=false",
+			media.MaxReplicas())
 	}
-	if c.MinIO.Enabled && raw["mediaImage"] == "" {
+	if c.MinIO.Enabled && !f.mediaImage {
 		el.add("mediaImage", "", "minio.enabled=true stores media through synapse-s3-storage-provider, which the stock Synapse image does not ship: set mediaImage to an image that does (see images/synapse-s3 in the README)")
 	}
 
-	// Federation.
-	if c.Federation.Senders < 0 || c.Federation.Senders > maxPoolReplicas {
-		el.addf("federation.senders", strconv.Itoa(c.Federation.Senders), "must be between 0 (the main process sends) and %d", maxPoolReplicas)
+	// The CNPG operator's chart.
+	checkOperatorChart(el, c.Postgres)
+
+	// S3 bucket.
+	if why := bucketProblem(c.MinIO.Bucket); why != "" {
+		el.add("minio.bucket", c.MinIO.Bucket, "must be an S3 bucket name (3 to 63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit): "+why)
 	}
 
-	// Stream writers.
-	for name, n := range c.StreamWriters {
-		s, ok := StreamByName(name)
-		key := "streamWriters." + name
-		switch {
-		case !ok:
-			el.addf(key, name, "unknown stream; configurable streams: %s (events are written by pools.eventPersister)", streamNames())
-		case n < 0:
-			el.add(key, strconv.Itoa(n), "must be 0 (the main process writes it) or more")
-		case !s.MultiWriter && n > 1:
-			el.addf(key, strconv.Itoa(n), "Synapse allows a single writer for the %s stream (docs/workers.md: \"unless otherwise documented, each stream can only have a single writer\"); use 0 (main) or 1", name)
-		case n > MaxMultiWriters:
-			el.addf(key, strconv.Itoa(n), "must be at most %d", MaxMultiWriters)
+	// Ingress: a written host is checked even with the Ingress off (turning
+	// it on later must not be the moment a typo shows).
+	if f.ingressHost {
+		if why := ingressHostProblem(c.Ingress.Host); why != "" {
+			el.add("ingress.host", c.Ingress.Host, why)
 		}
-	}
-
-	// Database.
-	if c.DatabasePool.Min < 1 {
-		el.add("databasePool.min", strconv.Itoa(c.DatabasePool.Min), "must be at least 1")
-	}
-	if c.DatabasePool.Max < c.DatabasePool.Min || c.DatabasePool.Max > maxDBPool {
-		el.addf("databasePool.max", strconv.Itoa(c.DatabasePool.Max), "must be between databasePool.min (%d) and %d", c.DatabasePool.Min, maxDBPool)
-	}
-	if c.Postgres.Instances < 1 || c.Postgres.Instances > 9 {
-		el.add("postgres.instances", strconv.Itoa(c.Postgres.Instances), "must be between 1 and 9 (1 primary plus standbys)")
-	}
-	checkStorage(el, "postgres.storage", c.Postgres.Storage)
-	if !regexp.MustCompile(`^\d+\.\d+\.\d+$`).MatchString(c.Postgres.OperatorChartVersion) {
-		el.add("postgres.operatorChartVersion", c.Postgres.OperatorChartVersion, "must be a cloudnative-pg Helm chart version such as "+DefaultOperatorChartVersion)
-	}
-
-	// Media storage.
-	checkStorage(el, "mediaStorage", c.MediaStorage)
-	if c.MinIO.Replicas != 1 && (c.MinIO.Replicas < 4 || c.MinIO.Replicas > 16) {
-		el.add("minio.replicas", strconv.Itoa(c.MinIO.Replicas), "must be 1 (single drive) or 4 to 16 (distributed MinIO needs at least 4 drives for erasure coding)")
-	}
-	checkStorage(el, "minio.storage", c.MinIO.Storage)
-	if !regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`).MatchString(c.MinIO.Bucket) || strings.Contains(c.MinIO.Bucket, "..") {
-		el.add("minio.bucket", c.MinIO.Bucket, "must be an S3 bucket name: 3 to 63 lower-case letters, digits, dots and hyphens")
-	}
-
-	// Router and ingress.
-	if c.HAProxy.Replicas < 1 || c.HAProxy.Replicas > 16 {
-		el.add("haproxy.replicas", strconv.Itoa(c.HAProxy.Replicas), "must be between 1 and 16 (2 or more in production)")
-	}
-	if c.Ingress.Enabled {
-		if errs := validation.IsDNS1123Subdomain(c.Ingress.Host); len(errs) > 0 {
-			el.add("ingress.host", c.Ingress.Host, "must be a DNS name (it defaults to the host of publicBaseUrl)")
-		}
+	} else if c.Ingress.Enabled && baseOK && ingressHostProblem(c.Ingress.Host) != "" {
+		el.addf("ingress.host", "", "the Ingress needs a DNS host name and the host of publicBaseUrl (%s) is not one: set ingress.host, or ingress.enabled=false", c.Ingress.Host)
 	}
 	if c.Ingress.ClassName != "" {
 		if errs := validation.IsDNS1123Subdomain(c.Ingress.ClassName); len(errs) > 0 {
-			el.add("ingress.className", c.Ingress.ClassName, "must be an IngressClass name")
+			el.add("ingress.className", c.Ingress.ClassName, "must be an IngressClass name (a lower-case DNS name such as nginx)")
 		}
 	}
 	if c.Ingress.TLSSecretName != "" {
@@ -123,50 +113,126 @@ func validate(el *errorList, c *Config, raw map[string]string) {
 			el.add("ingress.tlsSecretName", c.Ingress.TLSSecretName, "must be a Secret name (lower-case DNS name)")
 		}
 	}
-	for k := range c.Ingress.Annotations {
-		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
-			el.add("ingress.annotations", k, "annotation keys must be qualified names such as nginx.ingress.kubernetes.io/proxy-body-size")
-		}
-	}
 	if errs := validation.IsDNS1123Label(c.Monitoring.Namespace); len(errs) > 0 {
-		el.add("monitoring.namespace", c.Monitoring.Namespace, "must be a namespace name")
+		el.add("monitoring.namespace", c.Monitoring.Namespace, "must be a namespace name (lower-case letters, digits and hyphens)")
 	}
 }
 
-func validatePool(el *errorList, p Pool, s PoolSize) {
-	key := "pools." + string(p)
-	min := 0
-	if requiredPools[p] {
-		min = 1
+// baseURLProblem says what is wrong with publicBaseUrl, "" if nothing.
+func baseURLProblem(s string) string {
+	const want = "must be an absolute http(s) URL such as https://matrix.example.org/"
+	u, err := url.Parse(s)
+	switch {
+	case err != nil && strings.Contains(err.Error(), "invalid port"):
+		return want + ": the port must be a number from 1 to 65535"
+	case err != nil:
+		return want
+	case u.Scheme != "https" && u.Scheme != "http":
+		return want + ": the scheme must be https (or http for a dev stack)"
+	case u.Opaque != "" || u.Host == "":
+		return want + ": it has no host"
+	case u.User != nil:
+		return want + ": it must not carry a user name or password (user:pass@), which every client would see"
+	case strings.HasSuffix(u.Host, ":"):
+		return want + ": the port must be a number from 1 to 65535"
+	case u.RawQuery != "" || u.ForceQuery:
+		return want + ": it must not have a query (?…)"
+	case u.Fragment != "" || strings.Contains(s, "#"):
+		return want + ": it must not have a fragment (#…)"
+	case u.Path != "" && u.Path != "/":
+		return want + ": it must not have a path, because Synapse's endpoints (/_matrix, /_synapse) are routed at the root of the host"
 	}
-	if s.Replicas < min || s.Replicas > maxPoolReplicas {
-		el.addf(key+".replicas", strconv.Itoa(s.Replicas), "must be between %d and %d%s", min, maxPoolReplicas, poolWhy(p))
-	}
-	if limit, ok := poolMax[p]; ok && s.MaxReplicas() > limit.n {
-		el.addf(key+".replicas", strconv.Itoa(s.MaxReplicas()), "%s", limit.why)
-	}
-	if a := s.Autoscale; a != nil {
-		if a.Min < 1 {
-			el.add(key+".minReplicas", strconv.Itoa(a.Min), "must be at least 1 when autoscaling")
-		}
-		if a.Max < a.Min {
-			el.addf(key+".maxReplicas", strconv.Itoa(a.Max), "must be at least minReplicas (%d)", a.Min)
-		} else if a.Max > maxPoolReplicas {
-			el.addf(key+".maxReplicas", strconv.Itoa(a.Max), "must be at most %d", maxPoolReplicas)
-		}
-		if s.Replicas < a.Min || s.Replicas > a.Max {
-			el.addf(key+".replicas", strconv.Itoa(s.Replicas), "must lie within minReplicas..maxReplicas (%d..%d)", a.Min, a.Max)
-		}
-		if _, ok := notAutoscaled[p]; ok {
-			el.addf(key+".autoscale", "true", "%s", notAutoscaled[p])
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return want + ": the port must be a number from 1 to 65535"
 		}
 	}
-	checkQuantity(el, key+".resources.requests.cpu", s.Resources.Requests.CPU, "CPU, such as 500m or 2")
-	checkQuantity(el, key+".resources.requests.memory", s.Resources.Requests.Memory, "memory, such as 512Mi or 2Gi")
-	checkQuantity(el, key+".resources.limits.cpu", s.Resources.Limits.CPU, "CPU, such as 500m or 2")
-	checkQuantity(el, key+".resources.limits.memory", s.Resources.Limits.Memory, "memory, such as 512Mi or 2Gi")
-	lessOrEqual(el, key+".resources.requests.cpu", s.Resources.Requests.CPU, s.Resources.Limits.CPU)
-	lessOrEqual(el, key+".resources.requests.memory", s.Resources.Requests.Memory, s.Resources.Limits.Memory)
+	if h := u.Hostname(); net.ParseIP(h) == nil && len(validation.IsDNS1123Subdomain(h)) > 0 {
+		return want + ": the host must be a lower-case DNS name or an IP address"
+	}
+	return ""
+}
+
+func ingressHostProblem(h string) string {
+	if len(validation.IsDNS1123Subdomain(h)) > 0 || net.ParseIP(h) != nil {
+		return "must be a lower-case DNS name such as matrix.example.org, not an IP address (it defaults to the host of publicBaseUrl)"
+	}
+	return ""
+}
+
+var chartVersion = regexp.MustCompile(`^\d+\.\d+\.\d+$`)
+
+// checkOperatorChart checks postgres.operatorChart and, for the sources
+// that have versions, postgres.operatorChartVersion. A local chart is the
+// version it is: operatorChartVersion is ignored for it.
+func checkOperatorChart(el *errorList, p Postgres) {
+	const key = "postgres.operatorChart"
+	const want = "must be a Helm repository URL (such as " + DefaultOperatorChart + "), an oci:// chart reference (such as oci://ghcr.io/cloudnative-pg/charts/cloudnative-pg) or a path to a chart directory or .tgz"
+	s := p.OperatorChart
+	switch {
+	case strings.TrimSpace(s) == "":
+		el.add(key, s, want+"; it must not be empty")
+		return
+	case strings.TrimSpace(s) != s:
+		el.add(key, s, want+"; it must not start or end with white space")
+		return
+	case isHTTPURL(s):
+		u, err := url.Parse(s)
+		switch {
+		case err != nil || u.Host == "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+			el.add(key, s, want+"; this http(s) URL is not a repository URL (a host, a path, no query or fragment)")
+		case u.User != nil:
+			el.add(key, s, want+"; a repository URL must not carry a user name or password (user:pass@): they would be stored in the stack's state in plain text")
+		case strings.HasSuffix(u.Path, ".tgz"):
+			el.add(key, s, want+"; an http(s) URL names a Helm repository (the chart cloudnative-pg in it), not a chart archive: give the repository URL, or download the .tgz and give its path")
+		}
+	case strings.HasPrefix(s, ociScheme):
+		ref, err := reference.ParseNamed(strings.TrimPrefix(s, ociScheme))
+		if err != nil {
+			el.add(key, s, want+"; after oci:// comes a registry host and repository, such as ghcr.io/cloudnative-pg/charts/cloudnative-pg")
+			return
+		}
+		_, tagged := ref.(reference.Tagged)
+		_, digested := ref.(reference.Digested)
+		if tagged || digested {
+			el.add(key, s, want+"; give the version in postgres.operatorChartVersion, not as a tag or digest of the reference")
+		}
+	case strings.Contains(s, "://"):
+		el.add(key, s, want+"; only http://, https:// and oci:// URLs are chart sources")
+	}
+	if !p.OperatorChartIsLocal() && !chartVersion.MatchString(p.OperatorChartVersion) {
+		el.add("postgres.operatorChartVersion", p.OperatorChartVersion, "must be a cloudnative-pg Helm chart version such as "+DefaultOperatorChartVersion)
+	}
+}
+
+var bucketChars = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*[a-z0-9]$`)
+
+// bucketProblem applies AWS's general purpose bucket naming rules (which
+// MinIO enforces too), "" if the name follows them.
+func bucketProblem(b string) string {
+	switch {
+	case len(b) < 3 || len(b) > 63:
+		return fmt.Sprintf("it has %d characters", len(b))
+	case !bucketChars.MatchString(b):
+		return "it has a character other than those, or starts or ends with a dot or hyphen"
+	case strings.Contains(b, ".."):
+		return "it has two adjacent dots"
+	case strings.Contains(b, ".-") || strings.Contains(b, "-."):
+		return "a dot may not be next to a hyphen"
+	case net.ParseIP(b) != nil:
+		return "it must not be formatted as an IP address"
+	}
+	for _, p := range []string{"xn--", "sthree-", "amzn-s3-demo-"} {
+		if strings.HasPrefix(b, p) {
+			return "the prefix " + p + " is reserved"
+		}
+	}
+	for _, s := range []string{"-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"} {
+		if strings.HasSuffix(b, s) {
+			return "the suffix " + s + " is reserved"
+		}
+	}
+	return ""
 }
 
 // Pools that must run at least one instance: they serve traffic that the
@@ -208,34 +274,6 @@ func checkImage(el *errorList, key, image string) {
 		el.add(key, image, "must pin a tag or a digest (for example :v1.157.0 or @sha256:…), so every `pulumi up` deploys the same code")
 	} else if t, ok := ref.(reference.Tagged); ok && t.Tag() == "latest" && !digested {
 		el.add(key, image, "must not use the moving tag :latest; pin a version or a digest")
-	}
-}
-
-func checkStorage(el *errorList, key string, s Storage) {
-	checkQuantity(el, key+".size", s.Size, "storage, such as 10Gi")
-	if s.StorageClass != "" {
-		if errs := validation.IsDNS1123Subdomain(s.StorageClass); len(errs) > 0 {
-			el.add(key+".storageClass", s.StorageClass, "must be a StorageClass name")
-		}
-	}
-}
-
-func checkQuantity(el *errorList, key, v, what string) {
-	q, err := resource.ParseQuantity(v)
-	if err != nil {
-		el.addf(key, v, "must be a Kubernetes quantity of %s", what)
-		return
-	}
-	if q.Sign() <= 0 {
-		el.addf(key, v, "must be a positive Kubernetes quantity of %s", what)
-	}
-}
-
-func lessOrEqual(el *errorList, key, request, limit string) {
-	r, err1 := resource.ParseQuantity(request)
-	l, err2 := resource.ParseQuantity(limit)
-	if err1 == nil && err2 == nil && r.Cmp(l) > 0 {
-		el.add(key, request, fmt.Sprintf("a request must not exceed its limit (%s)", limit))
 	}
 }
 

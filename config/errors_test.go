@@ -1,0 +1,357 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// fe is one expected FieldError: the key, the value as written ("" for a
+// missing key) and a fragment of the explanation.
+type fe struct{ key, value, msg string }
+
+// goTypeNames are what encoding/json and fmt leak into messages.
+var goTypeNames = regexp.MustCompile(`map\[|\[\]|config\.|json:|float64|int64|\bint\b|rawPool|struct|\*[a-z]`)
+
+// s3 turns on MinIO with an S3-capable media image, so that a tier with
+// several media workers is valid.
+func s3(kv ...string) map[string]string {
+	return with(append([]string{"minio", `{"enabled":true}`, "mediaImage", "r.io/s3:1"}, kv...)...)
+}
+
+// TestParseRejectsBadConfig: every bad input is reported under exactly the
+// key(s) the user wrote, with the value as written, and nothing else.
+func TestParseRejectsBadConfig(t *testing.T) {
+	cases := []struct {
+		name string
+		raw  map[string]string
+		want []fe
+	}{
+		// Identity.
+		{"null server name", with("serverName", "null"), []fe{{"serverName", "null", "null is not allowed"}}},
+		{"missing server name", with("serverName", "<unset>"), []fe{{"serverName", "", "missing"}}},
+		{"server name not a DNS name", with("serverName", "Example_Org"), []fe{{"serverName", "Example_Org", "DNS name"}}},
+		{"server name without a dot", with("serverName", "localhost"), []fe{{"serverName", "localhost", "at least one dot"}}},
+		{"public base URL not a URL", with("publicBaseUrl", "matrix.example.org"), []fe{{"publicBaseUrl", "matrix.example.org", "absolute http(s) URL"}}},
+		{"public base URL with user info", with("publicBaseUrl", "https://user:pass@matrix.example.org/"), []fe{{"publicBaseUrl", "https://user:pass@matrix.example.org/", "user:pass@"}}},
+		{"public base URL port 0", with("publicBaseUrl", "https://matrix.example.org:0/"), []fe{{"publicBaseUrl", "https://matrix.example.org:0/", "from 1 to 65535"}}},
+		{"public base URL port too large", with("publicBaseUrl", "https://matrix.example.org:70000/"), []fe{{"publicBaseUrl", "https://matrix.example.org:70000/", "from 1 to 65535"}}},
+		{"public base URL port not a number", with("publicBaseUrl", "https://matrix.example.org:https/"), []fe{{"publicBaseUrl", "https://matrix.example.org:https/", "from 1 to 65535"}}},
+		{"public base URL empty port", with("publicBaseUrl", "https://matrix.example.org:/"), []fe{{"publicBaseUrl", "https://matrix.example.org:/", "from 1 to 65535"}}},
+		{"public base URL ftp", with("publicBaseUrl", "ftp://matrix.example.org/"), []fe{{"publicBaseUrl", "ftp://matrix.example.org/", "scheme must be https"}}},
+		{"public base URL with a query", with("publicBaseUrl", "https://matrix.example.org/?a=b"), []fe{{"publicBaseUrl", "https://matrix.example.org/?a=b", "query"}}},
+		{"public base URL with a fragment", with("publicBaseUrl", "https://matrix.example.org/#top"), []fe{{"publicBaseUrl", "https://matrix.example.org/#top", "fragment"}}},
+		{"public base URL with a path", with("publicBaseUrl", "https://example.org/matrix/"), []fe{{"publicBaseUrl", "https://example.org/matrix/", "must not have a path"}}},
+		{"public base URL upper-case host", with("publicBaseUrl", "https://Matrix.Example.org/"), []fe{{"publicBaseUrl", "https://Matrix.Example.org/", "lower-case DNS name"}}},
+		{"ingress host derived from an IP base URL", with("publicBaseUrl", "https://10.0.0.1/"), []fe{{"ingress.host", "", "host of publicBaseUrl (10.0.0.1)"}}},
+
+		// Namespace.
+		{"bad namespace", with("namespace", "Matrix_NS"), []fe{{"namespace", "Matrix_NS", "namespace name"}}},
+		{"namespace kube-system", with("namespace", "kube-system"), []fe{{"namespace", "kube-system", "must not be one of"}}},
+		{"namespace kube-public", with("namespace", "kube-public"), []fe{{"namespace", "kube-public", "must not be one of"}}},
+		{"namespace kube-node-lease", with("namespace", "kube-node-lease"), []fe{{"namespace", "kube-node-lease", "must not be one of"}}},
+		{"namespace default", with("namespace", "default"), []fe{{"namespace", "default", "must not be one of"}}},
+		{"namespace of the CNPG operator", with("namespace", CNPGOperatorNamespace), []fe{{"namespace", "cnpg-system", "CNPG operator"}}},
+
+		// Top level.
+		{"unknown tier", with("tier", "huge"), []fe{{"tier", "huge", "laptop"}}},
+		{"unknown top-level key", with("replicas", "3"), []fe{{"replicas", "3", "unknown key"}}},
+		{"misspelt tier key", with("teir", "large"), []fe{{"teir", "large", "known keys: serverName"}}},
+		{"dataProtection not a bool", with("dataProtection", "yes please"), []fe{{"dataProtection", "yes please", "true or false"}}},
+		{"dataProtection 1", with("dataProtection", "1"), []fe{{"dataProtection", "1", "true or false"}}},
+		{"dataProtection True", with("dataProtection", "True"), []fe{{"dataProtection", "True", "true or false"}}},
+		{"top-level null object", with("postgres", "null"), []fe{{"postgres", "null", "null is not allowed"}}},
+		{"top-level null string", with("tier", "null"), []fe{{"tier", "null", "null is not allowed"}}},
+		{"pools not JSON", with("pools", "generic: 2"), []fe{{"pools", "generic: 2", "YAML map"}}},
+		{"pools a list", with("pools", `[1,2]`), []fe{{"pools", "[1,2]", "not a list"}}},
+		{"federation a string", with("federation", `"on"`), []fe{{"federation", "on", "not a string"}}},
+
+		// Images.
+		{"image without tag", with("image", "ghcr.io/element-hq/synapse"), []fe{{"image", "ghcr.io/element-hq/synapse", "tag or a digest"}}},
+		{"image with latest", with("image", "ghcr.io/element-hq/synapse:latest"), []fe{{"image", "ghcr.io/element-hq/synapse:latest", ":latest"}}},
+		{"malformed image", with("image", "ghcr.io/Element/Synapse:v1"), []fe{{"image", "ghcr.io/Element/Synapse:v1", "image reference"}}},
+		{"redis image a number", with("redis", `{"image":7}`), []fe{{"redis.image", "7", "not a number"}}},
+
+		// Pools.
+		{"HPA min above max", s3("tier", "small", "pools", `{"generic":{"minReplicas":10,"maxReplicas":4}}`), []fe{{"pools.generic.maxReplicas", "4", "at least minReplicas (10)"}}},
+		{"max below replicas", s3("tier", "small", "pools", `{"generic":{"replicas":10,"maxReplicas":4}}`), []fe{{"pools.generic.maxReplicas", "4", "at least replicas (10)"}}},
+		{"replicas above max", s3("tier", "small", "pools", `{"generic":{"replicas":10,"minReplicas":2,"maxReplicas":4}}`), []fe{{"pools.generic.replicas", "10", "at most maxReplicas (4)"}}},
+		{"replicas below min", s3("tier", "small", "pools", `{"generic":{"replicas":3,"minReplicas":5}}`), []fe{{"pools.generic.replicas", "3", "at least minReplicas (5)"}}},
+		{"zero generic workers", with("pools", `{"generic":{"replicas":0}}`), []fe{{"pools.generic.replicas", "0", "from 1 to 64"}}},
+		{"fractional replicas", with("pools", `{"generic":{"replicas":2.5}}`), []fe{{"pools.generic.replicas", "2.5", "2.5 has a fraction"}}},
+		{"replicas as a string", with("pools", `{"generic":{"replicas":"2"}}`), []fe{{"pools.generic.replicas", "2", "not a string"}}},
+		{"absurd replicas", with("pools", `{"generic":{"replicas":1e9}}`), []fe{{"pools.generic.replicas", "1e9", "from 1 to 64"}}},
+		{"misspelt replicas", with("pools", `{"generic":{"replicaz":2}}`), []fe{{"pools.generic.replicaz", "2", "unknown key under pools.generic"}}},
+		{"misspelt cpu", with("pools", `{"generic":{"resources":{"requests":{"cpuu":"1"}}}}`), []fe{{"pools.generic.resources.requests.cpuu", "1", "allowed keys: cpu, memory"}}},
+		{"pool null", with("pools", `{"generic":null}`), []fe{{"pools.generic", "null", "null is not allowed"}}},
+		{"pool a number", with("pools", `{"generic":3}`), []fe{{"pools.generic", "3", "an object with the keys replicas"}}},
+		{"resources a string", with("pools", `{"generic":{"resources":"big"}}`), []fe{{"pools.generic.resources", "big", "an object with the keys requests, limits"}}},
+		{"negative synchrotrons", with("pools", `{"synchrotron":{"replicas":-2}}`), []fe{{"pools.synchrotron.replicas", "-2", "from 1 to 64"}}},
+		{"synchrotron floor above the bound", s3("tier", "small", "pools", `{"synchrotron":{"minReplicas":99}}`), []fe{{"pools.synchrotron.minReplicas", "99", "from 1 to 64"}}},
+		{"synchrotron ceiling above the bound", s3("tier", "small", "pools", `{"synchrotron":{"maxReplicas":100}}`), []fe{{"pools.synchrotron.maxReplicas", "100", "from 1 to 64"}}},
+		{"zero event persisters", with("pools", `{"eventPersister":{"replicas":0}}`), []fe{{"pools.eventPersister.replicas", "0", "from 1 to 64"}}},
+		{"unknown pool", with("pools", `{"sync":{"replicas":2}}`), []fe{{"pools.sync", `{"replicas":2}`, "known pools"}}},
+		{"main replicas", with("pools", `{"main":{"replicas":2}}`), []fe{{"pools.main.replicas", "2", "exactly one"}}},
+		{"main autoscale", with("pools", `{"main":{"autoscale":true}}`), []fe{{"pools.main.autoscale", "true", "exactly one"}}},
+		{"federation sender min replicas", with("pools", `{"federationSender":{"minReplicas":2}}`), []fe{{"pools.federationSender.minReplicas", "2", "federation.senders"}}},
+		{"writer replicas under pools", with("pools", `{"streamWriter":{"replicas":2}}`), []fe{{"pools.streamWriter.replicas", "2", "streamWriters"}}},
+		{"autoscaled event persisters", with("pools", `{"eventPersister":{"autoscale":true}}`), []fe{{"pools.eventPersister.autoscale", "true", "instance_map"}}},
+		{"pusher ceiling", with("pools", `{"pusher":{"maxReplicas":3}}`), []fe{{"pools.pusher.maxReplicas", "3", "never autoscaled"}}},
+		{"two background workers", with("pools", `{"background":{"replicas":2}}`), []fe{{"pools.background.replicas", "2", "run_background_tasks_on"}}},
+		{"min/max without autoscaling", with("pools", `{"generic":{"maxReplicas":4}}`), []fe{{"pools.generic.maxReplicas", "4", "need autoscaling"}}},
+		{"autoscaling a pool of zero", with("pools", `{"initialSync":{"autoscale":true}}`), []fe{{"pools.initialSync.autoscale", "true", "never scales to 0"}}},
+		{"autoscaled replicas zero", with("pools", `{"initialSync":{"autoscale":true,"replicas":0}}`), []fe{{"pools.initialSync.replicas", "0", "at least 1 with autoscaling"}}},
+		{"autoscale a string", with("pools", `{"generic":{"autoscale":"yes"}}`), []fe{{"pools.generic.autoscale", "yes", "true or false, not a string"}}},
+		{"cpu in cores", with("pools", `{"generic":{"resources":{"requests":{"cpu":"1.5 cores"}}}}`), []fe{{"pools.generic.resources.requests.cpu", "1.5 cores", "quantity of CPU"}}},
+		{"cpu absurd", with("pools", `{"generic":{"resources":{"limits":{"cpu":"1000"}}}}`), []fe{{"pools.generic.resources.limits.cpu", "1000", "from 10m to 256"}}},
+		{"memory of one byte", with("pools", `{"generic":{"resources":{"requests":{"memory":"1"}}}}`), []fe{{"pools.generic.resources.requests.memory", "1", "from 64Mi to 1Ti"}}},
+		{"memory a number", with("pools", `{"generic":{"resources":{"requests":{"memory":512}}}}`), []fe{{"pools.generic.resources.requests.memory", "512", "quote it"}}},
+		{"request above limit", with("pools", `{"generic":{"resources":{"requests":{"memory":"4Gi"}}}}`), []fe{{"pools.generic.resources.requests.memory", "4Gi", "must not exceed its limit (512Mi)"}}},
+		{"limit below request", with("pools", `{"generic":{"resources":{"limits":{"memory":"64Mi"}}}}`), []fe{{"pools.generic.resources.limits.memory", "64Mi", "below its request (128Mi)"}}},
+		{"media replicas without S3", with("pools", `{"media":{"replicas":3}}`), []fe{{"pools.media.replicas", "3", "minio.enabled=true"}}},
+		{"small tier media without S3", with("tier", "small"), []fe{{"pools.media.replicas", "8", "shared media storage"}}},
+		{"media ceiling without S3", with("tier", "small", "pools", `{"media":{"maxReplicas":4}}`), []fe{{"pools.media.maxReplicas", "4", "shared media storage"}}},
+
+		// Federation.
+		{"federation senders while federation off", with("federation", `{"senders":2}`), []fe{{"federation.senders", "2", "federation.enabled=true"}}},
+		{"federation senders too many", with("federation", `{"enabled":true,"senders":100}`), []fe{{"federation.senders", "100", "from 0 (the main process sends) to 64"}}},
+		{"federation senders negative", with("federation", `{"enabled":true,"senders":-1}`), []fe{{"federation.senders", "-1", "from 0"}}},
+		{"federation enabled a string", with("federation", `{"enabled":"true"}`), []fe{{"federation.enabled", "true", "true or false, not a string"}}},
+		{"unknown key under federation", with("federation", `{"enable":true}`), []fe{{"federation.enable", "true", "unknown key"}}},
+
+		// Stream writers.
+		{"two typing writers", with("streamWriters", `{"typing":2}`), []fe{{"streamWriters.typing", "2", "single writer"}}},
+		{"two to-device writers", with("streamWriters", `{"to_device":2}`), []fe{{"streamWriters.to_device", "2", "single writer"}}},
+		{"two account-data writers", with("streamWriters", `{"account_data":2}`), []fe{{"streamWriters.account_data", "2", "single writer"}}},
+		{"two presence writers", with("streamWriters", `{"presence":2}`), []fe{{"streamWriters.presence", "2", "single writer"}}},
+		{"two push-rules writers", with("streamWriters", `{"push_rules":2}`), []fe{{"streamWriters.push_rules", "2", "single writer"}}},
+		{"negative receipts writers", with("streamWriters", `{"receipts":-1}`), []fe{{"streamWriters.receipts", "-1", "0 (the main process"}}},
+		{"too many device-list writers", with("streamWriters", `{"device_lists":17}`), []fe{{"streamWriters.device_lists", "17", "to 16"}}},
+		{"unknown stream", with("streamWriters", `{"events":2}`), []fe{{"streamWriters.events", "2", "eventPersister"}}},
+		{"null writer", with("streamWriters", `{"typing":null}`), []fe{{"streamWriters.typing", "null", "null is not allowed"}}},
+		{"fractional writers", with("streamWriters", `{"receipts":1.5}`), []fe{{"streamWriters.receipts", "1.5", "whole number"}}},
+
+		// Database.
+		{"db pool max below min", with("databasePool", `{"min":10,"max":5}`), []fe{{"databasePool.max", "5", "between databasePool.min (10)"}}},
+		{"db pool min above the default max", with("databasePool", `{"min":20}`), []fe{{"databasePool.min", "20", "must not exceed databasePool.max (10"}}},
+		{"db pool max absurd", with("databasePool", `{"max":1000}`), []fe{{"databasePool.max", "1000", "from 1 to 100"}}},
+		{"postgres instances zero", with("postgres", `{"instances":0}`), []fe{{"postgres.instances", "0", "from 1 to 9"}}},
+		{"postgres instances a string", with("postgres", `{"instances":"3"}`), []fe{{"postgres.instances", "3", "not a string"}}},
+		{"unknown key under postgres", with("postgres", `{"instance":2}`), []fe{{"postgres.instance", "2", "unknown key"}}},
+		{"storage size with a space", with("postgres", `{"storage":{"size":"10 GB"}}`), []fe{{"postgres.storage.size", "10 GB", "quantity"}}},
+		{"postgres storage of one byte", with("postgres", `{"storage":{"size":"1"}}`), []fe{{"postgres.storage.size", "1", "from 1Gi"}}},
+		{"postgres storage 100Mi", with("postgres", `{"storage":{"size":"100Mi"}}`), []fe{{"postgres.storage.size", "100Mi", "from 1Gi"}}},
+		{"postgres storage absurd", with("postgres", `{"storage":{"size":"2Pi"}}`), []fe{{"postgres.storage.size", "2Pi", "to 1Pi"}}},
+		{"postgres storage size null", with("postgres", `{"storage":{"size":null}}`), []fe{{"postgres.storage.size", "null", "null is not allowed"}}},
+		{"operator chart version", with("postgres", `{"operatorChartVersion":"latest"}`), []fe{{"postgres.operatorChartVersion", "latest", "chart version"}}},
+		{"operator chart version for oci", with("postgres", `{"operatorChart":"oci://ghcr.io/cloudnative-pg/charts/cloudnative-pg","operatorChartVersion":"0.26"}`), []fe{{"postgres.operatorChartVersion", "0.26", "chart version"}}},
+		{"operator chart empty", with("postgres", `{"operatorChart":""}`), []fe{{"postgres.operatorChart", "", "must not be empty"}}},
+		{"operator chart white space", with("postgres", `{"operatorChart":"  "}`), []fe{{"postgres.operatorChart", "  ", "must not be empty"}}},
+		{"operator chart padded", with("postgres", `{"operatorChart":" ./charts/cnpg"}`), []fe{{"postgres.operatorChart", " ./charts/cnpg", "white space"}}},
+		{"operator chart with user info", with("postgres", `{"operatorChart":"https://u:p@charts.example.org/"}`), []fe{{"postgres.operatorChart", "https://u:p@charts.example.org/", "user name or password"}}},
+		{"operator chart archive URL", with("postgres", `{"operatorChart":"https://example.org/cloudnative-pg-0.26.1.tgz"}`), []fe{{"postgres.operatorChart", "https://example.org/cloudnative-pg-0.26.1.tgz", "not a chart archive"}}},
+		{"operator chart other scheme", with("postgres", `{"operatorChart":"s3://charts/cnpg"}`), []fe{{"postgres.operatorChart", "s3://charts/cnpg", "only http://, https:// and oci://"}}},
+		{"operator chart oci with tag", with("postgres", `{"operatorChart":"oci://ghcr.io/cloudnative-pg/charts/cloudnative-pg:0.26.1"}`), []fe{{"postgres.operatorChart", "oci://ghcr.io/cloudnative-pg/charts/cloudnative-pg:0.26.1", "not as a tag"}}},
+		{"operator chart oci malformed", with("postgres", `{"operatorChart":"oci://Ghcr.io/CNPG"}`), []fe{{"postgres.operatorChart", "oci://Ghcr.io/CNPG", "registry host and repository"}}},
+		{"operator chart a number", with("postgres", `{"operatorChart":1}`), []fe{{"postgres.operatorChart", "1", "not a number"}}},
+
+		// Media storage and MinIO.
+		{"media storage 100Mi", with("mediaStorage", `{"size":"100Mi"}`), []fe{{"mediaStorage.size", "100Mi", "from 1Gi"}}},
+		{"minio storage 1m", s3("minio", `{"enabled":true,"storage":{"size":"1m"}}`), []fe{{"minio.storage.size", "1m", "from 1Gi"}}},
+		{"storage class", with("mediaStorage", `{"storageClass":"Fast_SSD"}`), []fe{{"mediaStorage.storageClass", "Fast_SSD", "StorageClass"}}},
+		{"MinIO without an S3-capable media image", with("minio", `{"enabled":true}`), []fe{{"mediaImage", "", "synapse-s3-storage-provider"}}},
+		{"minio with three drives", s3("minio", `{"enabled":true,"replicas":3}`), []fe{{"minio.replicas", "3", "at least 4 drives"}}},
+		{"minio with 2.5 drives", s3("minio", `{"enabled":true,"replicas":2.5}`), []fe{{"minio.replicas", "2.5", "2.5 has a fraction"}}},
+		{"minio enabled 1", with("minio", `{"enabled":1}`), []fe{{"minio.enabled", "1", "true or false, not a number"}}},
+		{"bad bucket", with("minio", `{"bucket":"My_Bucket"}`), []fe{{"minio.bucket", "My_Bucket", "S3 bucket name"}}},
+		{"bucket as an IP address", with("minio", `{"bucket":"192.168.1.1"}`), []fe{{"minio.bucket", "192.168.1.1", "IP address"}}},
+		{"bucket xn--", with("minio", `{"bucket":"xn--media"}`), []fe{{"minio.bucket", "xn--media", "prefix xn--"}}},
+		{"bucket sthree-", with("minio", `{"bucket":"sthree-media"}`), []fe{{"minio.bucket", "sthree-media", "prefix sthree-"}}},
+		{"bucket -s3alias", with("minio", `{"bucket":"media-s3alias"}`), []fe{{"minio.bucket", "media-s3alias", "suffix -s3alias"}}},
+		{"bucket --ol-s3", with("minio", `{"bucket":"media--ol-s3"}`), []fe{{"minio.bucket", "media--ol-s3", "suffix --ol-s3"}}},
+		{"bucket adjacent dots", with("minio", `{"bucket":"synapse..media"}`), []fe{{"minio.bucket", "synapse..media", "adjacent dots"}}},
+		{"bucket dot before hyphen", with("minio", `{"bucket":"synapse.-media"}`), []fe{{"minio.bucket", "synapse.-media", "next to a hyphen"}}},
+		{"bucket hyphen before dot", with("minio", `{"bucket":"synapse-.media"}`), []fe{{"minio.bucket", "synapse-.media", "next to a hyphen"}}},
+		{"bucket too short", with("minio", `{"bucket":"ab"}`), []fe{{"minio.bucket", "ab", "2 characters"}}},
+		{"bucket starting with a hyphen", with("minio", `{"bucket":"-media"}`), []fe{{"minio.bucket", "-media", "starts or ends"}}},
+
+		// Router, ingress, monitoring.
+		{"haproxy replicas zero", with("haproxy", `{"replicas":0}`), []fe{{"haproxy.replicas", "0", "from 1 to 16"}}},
+		{"haproxy replicas negative", with("haproxy", `{"replicas":-1}`), []fe{{"haproxy.replicas", "-1", "from 1 to 16"}}},
+		{"wrong type", with("haproxy", `{"replicas":"two"}`), []fe{{"haproxy.replicas", "two", "whole number from 1 to 16 (2 or more in production), not a string"}}},
+		{"ingress host invalid with the Ingress off", with("ingress", `{"enabled":false,"host":"Bad_Host"}`), []fe{{"ingress.host", "Bad_Host", "lower-case DNS name"}}},
+		{"ingress host an IP address", with("ingress", `{"host":"10.0.0.1"}`), []fe{{"ingress.host", "10.0.0.1", "not an IP address"}}},
+		{"bad ingress class", with("ingress", `{"className":"Nginx!"}`), []fe{{"ingress.className", "Nginx!", "IngressClass name"}}},
+		{"bad annotation key", with("ingress", `{"annotations":{"bad key!":"x"}}`), []fe{{"ingress.annotations.bad key!", "x", "qualified names"}}},
+		{"annotation value a number", with("ingress", `{"annotations":{"nginx.ingress.kubernetes.io/proxy-read-timeout":3600}}`), []fe{{"ingress.annotations.nginx.ingress.kubernetes.io/proxy-read-timeout", "3600", "quote it"}}},
+		{"annotations a list", with("ingress", `{"annotations":["a"]}`), []fe{{"ingress.annotations", `["a"]`, "not a list"}}},
+		{"bad TLS secret name", with("ingress", `{"tlsSecretName":"TLS_Secret"}`), []fe{{"ingress.tlsSecretName", "TLS_Secret", "Secret name"}}},
+		{"bad monitoring namespace", with("monitoring", `{"namespace":"Prom NS"}`), []fe{{"monitoring.namespace", "Prom NS", "namespace name"}}},
+		{"monitoring enabled null", with("monitoring", `{"enabled":null}`), []fe{{"monitoring.enabled", "null", "null is not allowed"}}},
+
+		// Several problems: one error each.
+		{"two problems in one pool", with("pools", `{"generic":{"replicas":2.5,"replicaz":1}}`), []fe{
+			{"pools.generic.replicas", "2.5", "2.5 has a fraction"}, {"pools.generic.replicaz", "1", "unknown key"}}},
+		{"main count and resources", with("pools", `{"main":{"replicas":2,"maxReplicas":3,"resources":{"limits":{"cpu":"0"}}}}`), []fe{
+			{"pools.main.replicas", "2", "exactly one"}, {"pools.main.maxReplicas", "3", "exactly one"},
+			{"pools.main.resources.limits.cpu", "0", "from 10m"}}},
+	}
+	seen := map[string]string{}
+	for _, tc := range cases {
+		input := fmt.Sprint(tc.raw)
+		if other, dup := seen[input]; dup {
+			t.Errorf("%q and %q test the same input", tc.name, other)
+		}
+		seen[input] = tc.name
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse(tc.raw)
+			if err == nil {
+				t.Fatalf("Parse accepted bad config %v: %+v", tc.raw, c)
+			}
+			var verr ValidationError
+			if !errors.As(err, &verr) {
+				t.Fatalf("error is %T, want ValidationError", err)
+			}
+			var wantKeys []string
+			for _, w := range tc.want {
+				wantKeys = append(wantKeys, w.key)
+			}
+			gotKeys := verr.Keys()
+			sort.Strings(gotKeys)
+			sort.Strings(wantKeys)
+			if strings.Join(gotKeys, "\n") != strings.Join(wantKeys, "\n") {
+				t.Fatalf("keys reported %q, want exactly %q; got:\n%v", gotKeys, wantKeys, err)
+			}
+			for _, w := range tc.want {
+				for _, e := range verr {
+					if e.Key != w.key {
+						continue
+					}
+					if e.Value != w.value {
+						t.Errorf("%s: value %q, want the value as written, %q", w.key, e.Value, w.value)
+					}
+					if !strings.Contains(e.Error(), w.msg) {
+						t.Errorf("%s: message lacks %q: %s", w.key, w.msg, e.Error())
+					}
+					if !strings.HasPrefix(e.Error(), "synapse:"+w.key+": ") {
+						t.Errorf("message does not start with the key: %s", e.Error())
+					}
+					if w.value != "" && !strings.Contains(e.Error(), fmt.Sprintf("%q", w.value)) {
+						t.Errorf("message does not name the value %q: %s", w.value, e.Error())
+					}
+					if m := goTypeNames.FindString(e.Allowed); m != "" {
+						t.Errorf("message names a Go type (%q): %s", m, e.Error())
+					}
+				}
+			}
+		})
+	}
+	if len(cases) < 60 {
+		t.Errorf("%d bad inputs; keep at least 60", len(cases))
+	}
+}
+
+// Values next to the bad ones above that must stay accepted.
+func TestParseAcceptsGoodNeighbours(t *testing.T) {
+	cases := []struct {
+		name string
+		raw  map[string]string
+	}{
+		{"empty defaults as the CLI hands them", with("publicBaseUrl", "", "mediaImage", "", "pools", "{}", "postgres", "{}", "dataProtection", "false")},
+		{"dataProtection true", with("dataProtection", "true")},
+		{"base URL with a port", with("publicBaseUrl", "http://matrix.localhost:8008/", "ingress", `{"enabled":false}`)},
+		{"base URL without a slash", with("publicBaseUrl", "https://matrix.example.org")},
+		{"IP base URL with the Ingress off", with("publicBaseUrl", "http://10.0.0.1:8008/", "ingress", `{"enabled":false}`)},
+		{"IP base URL with an Ingress host", with("publicBaseUrl", "http://10.0.0.1:8008/", "ingress", `{"host":"matrix.example.org"}`)},
+		{"bucket with dots", with("minio", `{"bucket":"media.example.org"}`)},
+		{"bucket with xn in the middle", with("minio", `{"bucket":"media-xn--x"}`)},
+		{"storage floor", with("postgres", `{"storage":{"size":"1Gi"}}`, "mediaStorage", `{"size":"1Gi"}`)},
+		{"whole number written as a float", with("pools", `{"generic":{"replicas":2.0}}`)},
+		{"autoscale a zero pool with a floor", with("pools", `{"initialSync":{"autoscale":true,"minReplicas":1}}`)},
+		{"replicas lift the tier ceiling", s3("tier", "small", "pools", `{"synchrotron":{"minReplicas":20}}`)},
+		{"oci chart", with("postgres", `{"operatorChart":"oci://ghcr.io/cloudnative-pg/charts/cloudnative-pg"}`)},
+		{"local chart ignores the version", with("postgres", `{"operatorChart":"./charts/cloudnative-pg-0.26.1.tgz","operatorChartVersion":"whatever"}`)},
+		{"absolute chart path", with("postgres", `{"operatorChart":"/opt/charts/cloudnative-pg"}`)},
+		{"chart mirror", with("postgres", `{"operatorChart":"https://charts.example.org/cnpg/"}`)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := Parse(tc.raw); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestOperatorChartSource(t *testing.T) {
+	for _, tc := range []struct {
+		chart, wantChart, wantRepo string
+		local                      bool
+	}{
+		{"", "cloudnative-pg", DefaultOperatorChart, false}, // the default
+		{"https://charts.example.org/cnpg", "cloudnative-pg", "https://charts.example.org/cnpg", false},
+		{"oci://ghcr.io/cloudnative-pg/charts/cloudnative-pg", "oci://ghcr.io/cloudnative-pg/charts/cloudnative-pg", "", false},
+		{"./charts/cloudnative-pg-0.26.1.tgz", "./charts/cloudnative-pg-0.26.1.tgz", "", true},
+		{"/opt/charts/cloudnative-pg", "/opt/charts/cloudnative-pg", "", true},
+	} {
+		raw := base()
+		if tc.chart != "" {
+			raw["postgres"] = fmt.Sprintf(`{"operatorChart":%q}`, tc.chart)
+		}
+		c, err := Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chart, repo := c.Postgres.OperatorChartSource()
+		if chart != tc.wantChart || repo != tc.wantRepo || c.Postgres.OperatorChartIsLocal() != tc.local {
+			t.Errorf("%q: source (%q, %q) local %v, want (%q, %q) local %v", tc.chart, chart, repo,
+				c.Postgres.OperatorChartIsLocal(), tc.wantChart, tc.wantRepo, tc.local)
+		}
+	}
+}
+
+func TestSecretConfigIsRefusedWithoutItsValue(t *testing.T) {
+	raw := with("tier", "s3cr3t-tier", "teir", "s3cr3t-typo")
+	_, err := parse(raw, map[string]bool{"tier": true, "teir": true})
+	var verr ValidationError
+	if !errors.As(err, &verr) {
+		t.Fatalf("want ValidationError, got %v", err)
+	}
+	if got := strings.Join(verr.Keys(), ","); got != "teir,tier" {
+		t.Errorf("keys %s, want teir,tier", got)
+	}
+	if strings.Contains(err.Error(), "s3cr3t") {
+		t.Errorf("a secret value is echoed:\n%v", err)
+	}
+}
+
+// ReadStackFile hands values over as the CLI does: null as "null", scalars
+// as JSON, non-string map keys as strings; Parse then names the key.
+func TestReadStackFileAsTheCLI(t *testing.T) {
+	file := t.TempDir() + "/Pulumi.x.yaml"
+	yaml := "config:\n  synapse:serverName: example.org\n  synapse:postgres: ~\n  synapse:dataProtection: true\n" +
+		"  synapse:streamWriters:\n    1: 2\n  synapse:tier: 2001-12-14\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := ReadStackFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"serverName": "example.org", "postgres": "null", "dataProtection": "true",
+		"streamWriters": `{"1":2}`, "tier": "2001-12-14"}
+	for k, v := range want {
+		if raw[k] != v {
+			t.Errorf("%s = %q, want %q", k, raw[k], v)
+		}
+	}
+	_, err = Parse(raw)
+	var verr ValidationError
+	if !errors.As(err, &verr) || strings.Join(verr.Keys(), ",") != "postgres,tier,streamWriters.1" {
+		t.Fatalf("want errors on postgres, tier and streamWriters.1, got %v", err)
+	}
+}
