@@ -57,6 +57,12 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	// The checks of `pulumi up`: Load hands Parse every key the CLI gives the
+	// program, misspelt ones included; here the stack file is every key.
+	// (Under the mocks below, Load sees only the keys it reads.)
+	if _, err := config.Parse(raw); err != nil {
+		return err
+	}
 	res, err := render.StackConfig(name, raw)
 	if err != nil {
 		return err

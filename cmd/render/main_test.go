@@ -48,6 +48,41 @@ func TestRunRejectsInvalidConfigAndWritesNothing(t *testing.T) {
 	}
 }
 
+// Render refuses what `pulumi up` refuses: a misspelt top-level key is not
+// silently ignored (it used to render the default tier and exit 0).
+func TestRunRejectsUnknownKeysAndBadValues(t *testing.T) {
+	for name, tc := range map[string]struct {
+		config string
+		want   []string
+	}{
+		"misspelt tier": {"  synapse:teir: large\n", []string{`synapse:teir: "large" is not allowed; unknown key`}},
+		"nested problems": {"  synapse:pools:\n    generic:\n      replicas: 2.5\n      replicaz: 2\n  synapse:streamWriters:\n    typing: null\n",
+			[]string{`synapse:pools.generic.replicas: "2.5"`, `synapse:pools.generic.replicaz: "2"`, `synapse:streamWriters.typing: "null"`, "3 problem(s)"}},
+		"reserved namespace": {"  synapse:namespace: kube-system\n", []string{`synapse:namespace: "kube-system"`}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			file := filepath.Join(dir, "Pulumi.x.yaml")
+			if err := os.WriteFile(file, []byte("config:\n  synapse:serverName: example.org\n"+tc.config), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(dir, "out")
+			err := run([]string{"--config", file, "--out", out})
+			if err == nil {
+				t.Fatal("rendered a stack file that pulumi up refuses")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("output directory written for an invalid config")
+			}
+		})
+	}
+}
+
 func TestRunRefusesToEmptyAForeignDirectory(t *testing.T) {
 	out := t.TempDir()
 	keep := filepath.Join(out, "precious.txt")
