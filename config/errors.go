@@ -10,9 +10,14 @@ type FieldError struct {
 	Key     string // e.g. "pools.synchrotron.maxReplicas" (under the "synapse:" namespace)
 	Value   string // the offending value as written, "" when missing
 	Allowed string // what is allowed instead, and why where it is not obvious
+	// Empty: the key is set, to "" (Value is "" too, but it is not missing).
+	Empty bool
 }
 
 func (e FieldError) Error() string {
+	if e.Empty {
+		return fmt.Sprintf("synapse:%s: \"\" (empty) is not allowed; %s", e.Key, e.Allowed)
+	}
 	if e.Value == "" {
 		return fmt.Sprintf("synapse:%s: missing; %s", e.Key, e.Allowed)
 	}
@@ -40,10 +45,13 @@ func (v ValidationError) Keys() []string {
 	return keys
 }
 
-type errorList struct{ errs ValidationError }
+type errorList struct {
+	errs  ValidationError
+	empty map[string]bool // keys written as "" (an error on one is not "missing")
+}
 
 func (l *errorList) add(key, value, allowed string) {
-	l.errs = append(l.errs, FieldError{Key: key, Value: value, Allowed: allowed})
+	l.errs = append(l.errs, FieldError{Key: key, Value: value, Allowed: allowed, Empty: value == "" && l.empty[key]})
 }
 
 func (l *errorList) addf(key, value, format string, args ...any) {

@@ -32,7 +32,7 @@ func TestParseRejectsBadConfig(t *testing.T) {
 		want []fe
 	}{
 		// Identity.
-		{"null server name", with("serverName", "null"), []fe{{"serverName", "null", "null is not allowed"}}},
+		{"null server name", with("serverName", "null"), []fe{{"serverName", "null", "remove the key to take the default"}}},
 		{"missing server name", with("serverName", "<unset>"), []fe{{"serverName", "", "missing"}}},
 		{"server name not a DNS name", with("serverName", "Example_Org"), []fe{{"serverName", "Example_Org", "DNS name"}}},
 		{"server name without a dot", with("serverName", "localhost"), []fe{{"serverName", "localhost", "at least one dot"}}},
@@ -64,8 +64,8 @@ func TestParseRejectsBadConfig(t *testing.T) {
 		{"dataProtection not a bool", with("dataProtection", "yes please"), []fe{{"dataProtection", "yes please", "true or false"}}},
 		{"dataProtection 1", with("dataProtection", "1"), []fe{{"dataProtection", "1", "true or false"}}},
 		{"dataProtection True", with("dataProtection", "True"), []fe{{"dataProtection", "True", "true or false"}}},
-		{"top-level null object", with("postgres", "null"), []fe{{"postgres", "null", "null is not allowed"}}},
-		{"top-level null string", with("tier", "null"), []fe{{"tier", "null", "null is not allowed"}}},
+		{"top-level null object", with("postgres", "null"), []fe{{"postgres", "null", "remove the key to take the default"}}},
+		{"top-level null string", with("tier", "null"), []fe{{"tier", "null", "remove the key to take the default"}}},
 		{"pools not JSON", with("pools", "generic: 2"), []fe{{"pools", "generic: 2", "YAML map"}}},
 		{"pools a list", with("pools", `[1,2]`), []fe{{"pools", "[1,2]", "not a list"}}},
 		{"federation a string", with("federation", `"on"`), []fe{{"federation", "on", "not a string"}}},
@@ -87,7 +87,7 @@ func TestParseRejectsBadConfig(t *testing.T) {
 		{"absurd replicas", with("pools", `{"generic":{"replicas":1e9}}`), []fe{{"pools.generic.replicas", "1e9", "from 1 to 64"}}},
 		{"misspelt replicas", with("pools", `{"generic":{"replicaz":2}}`), []fe{{"pools.generic.replicaz", "2", "unknown key under pools.generic"}}},
 		{"misspelt cpu", with("pools", `{"generic":{"resources":{"requests":{"cpuu":"1"}}}}`), []fe{{"pools.generic.resources.requests.cpuu", "1", "allowed keys: cpu, memory"}}},
-		{"pool null", with("pools", `{"generic":null}`), []fe{{"pools.generic", "null", "null is not allowed"}}},
+		{"pool null", with("pools", `{"generic":null}`), []fe{{"pools.generic", "null", "remove the key to take the default"}}},
 		{"pool a number", with("pools", `{"generic":3}`), []fe{{"pools.generic", "3", "an object with the keys replicas"}}},
 		{"resources a string", with("pools", `{"generic":{"resources":"big"}}`), []fe{{"pools.generic.resources", "big", "an object with the keys requests, limits"}}},
 		{"negative synchrotrons", with("pools", `{"synchrotron":{"replicas":-2}}`), []fe{{"pools.synchrotron.replicas", "-2", "from 1 to 64"}}},
@@ -132,7 +132,7 @@ func TestParseRejectsBadConfig(t *testing.T) {
 		{"negative receipts writers", with("streamWriters", `{"receipts":-1}`), []fe{{"streamWriters.receipts", "-1", "0 (the main process"}}},
 		{"too many device-list writers", with("streamWriters", `{"device_lists":17}`), []fe{{"streamWriters.device_lists", "17", "to 16"}}},
 		{"unknown stream", with("streamWriters", `{"events":2}`), []fe{{"streamWriters.events", "2", "eventPersister"}}},
-		{"null writer", with("streamWriters", `{"typing":null}`), []fe{{"streamWriters.typing", "null", "null is not allowed"}}},
+		{"null writer", with("streamWriters", `{"typing":null}`), []fe{{"streamWriters.typing", "null", "remove the key to take the default"}}},
 		{"fractional writers", with("streamWriters", `{"receipts":1.5}`), []fe{{"streamWriters.receipts", "1.5", "whole number"}}},
 
 		// Database.
@@ -146,11 +146,11 @@ func TestParseRejectsBadConfig(t *testing.T) {
 		{"postgres storage of one byte", with("postgres", `{"storage":{"size":"1"}}`), []fe{{"postgres.storage.size", "1", "from 1Gi"}}},
 		{"postgres storage 100Mi", with("postgres", `{"storage":{"size":"100Mi"}}`), []fe{{"postgres.storage.size", "100Mi", "from 1Gi"}}},
 		{"postgres storage absurd", with("postgres", `{"storage":{"size":"2Pi"}}`), []fe{{"postgres.storage.size", "2Pi", "to 1Pi"}}},
-		{"postgres storage size null", with("postgres", `{"storage":{"size":null}}`), []fe{{"postgres.storage.size", "null", "null is not allowed"}}},
+		{"postgres storage size null", with("postgres", `{"storage":{"size":null}}`), []fe{{"postgres.storage.size", "null", "remove the key to take the default"}}},
 		{"operator chart version", with("postgres", `{"operatorChartVersion":"latest"}`), []fe{{"postgres.operatorChartVersion", "latest", "chart version"}}},
 		{"operator chart version for oci", with("postgres", `{"operatorChart":"oci://ghcr.io/cloudnative-pg/charts/cloudnative-pg","operatorChartVersion":"0.26"}`), []fe{{"postgres.operatorChartVersion", "0.26", "chart version"}}},
-		{"operator chart empty", with("postgres", `{"operatorChart":""}`), []fe{{"postgres.operatorChart", "", "must not be empty"}}},
-		{"operator chart white space", with("postgres", `{"operatorChart":"  "}`), []fe{{"postgres.operatorChart", "  ", "must not be empty"}}},
+		{"operator chart empty", with("postgres", `{"operatorChart":""}`), []fe{{"postgres.operatorChart", "", `"" (empty) is not allowed`}}},
+		{"operator chart white space", with("postgres", `{"operatorChart":"  "}`), []fe{{"postgres.operatorChart", "  ", "must not be blank"}}},
 		{"operator chart padded", with("postgres", `{"operatorChart":" ./charts/cnpg"}`), []fe{{"postgres.operatorChart", " ./charts/cnpg", "white space"}}},
 		{"operator chart with user info", with("postgres", `{"operatorChart":"https://u:p@charts.example.org/"}`), []fe{{"postgres.operatorChart", "https://u:p@charts.example.org/", "user name or password"}}},
 		{"operator chart archive URL", with("postgres", `{"operatorChart":"https://example.org/cloudnative-pg-0.26.1.tgz"}`), []fe{{"postgres.operatorChart", "https://example.org/cloudnative-pg-0.26.1.tgz", "not a chart archive"}}},
@@ -184,6 +184,8 @@ func TestParseRejectsBadConfig(t *testing.T) {
 		{"haproxy replicas negative", with("haproxy", `{"replicas":-1}`), []fe{{"haproxy.replicas", "-1", "from 1 to 16"}}},
 		{"wrong type", with("haproxy", `{"replicas":"two"}`), []fe{{"haproxy.replicas", "two", "whole number from 1 to 16 (2 or more in production), not a string"}}},
 		{"ingress host invalid with the Ingress off", with("ingress", `{"enabled":false,"host":"Bad_Host"}`), []fe{{"ingress.host", "Bad_Host", "lower-case DNS name"}}},
+		{"ingress host empty", with("ingress", `{"host":""}`), []fe{{"ingress.host", "", `"" (empty) is not allowed; must be a lower-case DNS name`}}},
+		{"redis image empty", with("redis", `{"image":""}`), []fe{{"redis.image", "", `"" (empty) is not allowed; must be an image reference`}}},
 		{"ingress host an IP address", with("ingress", `{"host":"10.0.0.1"}`), []fe{{"ingress.host", "10.0.0.1", "not an IP address"}}},
 		{"bad ingress class", with("ingress", `{"className":"Nginx!"}`), []fe{{"ingress.className", "Nginx!", "IngressClass name"}}},
 		{"bad annotation key", with("ingress", `{"annotations":{"bad key!":"x"}}`), []fe{{"ingress.annotations.bad key!", "x", "qualified names"}}},
@@ -191,7 +193,7 @@ func TestParseRejectsBadConfig(t *testing.T) {
 		{"annotations a list", with("ingress", `{"annotations":["a"]}`), []fe{{"ingress.annotations", `["a"]`, "not a list"}}},
 		{"bad TLS secret name", with("ingress", `{"tlsSecretName":"TLS_Secret"}`), []fe{{"ingress.tlsSecretName", "TLS_Secret", "Secret name"}}},
 		{"bad monitoring namespace", with("monitoring", `{"namespace":"Prom NS"}`), []fe{{"monitoring.namespace", "Prom NS", "namespace name"}}},
-		{"monitoring enabled null", with("monitoring", `{"enabled":null}`), []fe{{"monitoring.enabled", "null", "null is not allowed"}}},
+		{"monitoring enabled null", with("monitoring", `{"enabled":null}`), []fe{{"monitoring.enabled", "null", "remove the key to take the default"}}},
 
 		// Several problems: one error each.
 		{"two problems in one pool", with("pools", `{"generic":{"replicas":2.5,"replicaz":1}}`), []fe{

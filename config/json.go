@@ -30,7 +30,7 @@ const (
 
 // nullNotAllowed is the explanation for a null at any depth: a null would
 // otherwise silently mean "default" (or drop a stream writer).
-const nullNotAllowed = "null is not allowed: remove the key to take the default, or give a value"
+const nullNotAllowed = "remove the key to take the default, or give a value (null stands for nothing here)"
 
 // value is one JSON value as the user wrote it and the dotted key that leads
 // to it (without the "synapse:" namespace).
@@ -212,6 +212,12 @@ func (el *errorList) stringValue(v value, what string) *string {
 		return nil
 	}
 	s := v.text()
+	if s == "" {
+		if el.empty == nil {
+			el.empty = map[string]bool{}
+		}
+		el.empty[v.key] = true
+	}
 	return &s
 }
 

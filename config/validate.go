@@ -170,8 +170,11 @@ func checkOperatorChart(el *errorList, p Postgres) {
 	const want = "must be a Helm repository URL (such as " + DefaultOperatorChart + "), an oci:// chart reference (such as oci://ghcr.io/cloudnative-pg/charts/cloudnative-pg) or a path to a chart directory or .tgz"
 	s := p.OperatorChart
 	switch {
+	case s == "":
+		el.add(key, s, want)
+		return
 	case strings.TrimSpace(s) == "":
-		el.add(key, s, want+"; it must not be empty")
+		el.add(key, s, want+"; it must not be blank")
 		return
 	case strings.TrimSpace(s) != s:
 		el.add(key, s, want+"; it must not start or end with white space")
