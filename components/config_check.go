@@ -13,7 +13,8 @@ import (
 	"synapse/synapseconfig"
 )
 
-// ConfigCheckJobName is the Job that runs Synapse's own config check.
+// ConfigCheckJobName labels the Job that runs Synapse's own config check
+// (its name is generated: see newConfigCheckJob).
 const ConfigCheckJobName = "synapse-config-check"
 
 // componentConfigCheck labels the check's pods. They are not labelled as
@@ -40,11 +41,12 @@ type configCheckArgs struct {
 // last container that only reports success.
 //
 // The pod template carries a checksum of every file and of the Secret, so
-// any change replaces the Job (a Job's template is immutable; with a fixed
-// name pulumi-kubernetes deletes it first) and pulumi-kubernetes awaits its
-// completion again.
+// any change replaces the Job (a Job's template is immutable) and
+// pulumi-kubernetes awaits its completion again. The Job is auto-named
+// (ConfigCheckJobName plus a random suffix, nothing refers to it by name),
+// so that replace is create-before-delete whatever changed.
 func newConfigCheckJob(ctx *pulumi.Context, name string, a configCheckArgs, parent pulumi.Resource) (*batchv1.Job, error) {
-	mounts, volumes := sharedSynapseVolumes()
+	mounts, volumes := sharedSynapseVolumes(a.Files, a.SecretChecksum)
 	volumes = append(volumes, corev1.VolumeArgs{Name: pulumi.String(volMedia), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}})
 	check := func(proc plan.Process) corev1.ContainerArgs {
 		return corev1.ContainerArgs{
@@ -68,8 +70,8 @@ func newConfigCheckJob(ctx *pulumi.Context, name string, a configCheckArgs, pare
 	}
 	job, err := batchv1.NewJob(ctx, name+"-config-check", &batchv1.JobArgs{
 		Metadata: &metav1.ObjectMetaArgs{
-			Name: pulumi.String(ConfigCheckJobName), Namespace: a.Namespace,
-			Labels: MetaLabels(ConfigCheckJobName, componentConfigCheck),
+			Namespace: a.Namespace,
+			Labels:    MetaLabels(ConfigCheckJobName, componentConfigCheck),
 		},
 		Spec: &batchv1.JobSpecArgs{
 			// A config error is deterministic: retrying only delays the verdict.

@@ -42,9 +42,12 @@ type HAProxyRouter struct {
 	pulumi.ResourceState
 
 	// Files are the rendered haproxy.cfg and map files.
-	Files      *router.Files
-	ConfigMap  *corev1.ConfigMap
-	Deployment *appsv1.Deployment
+	Files     *router.Files
+	ConfigMap *corev1.ConfigMap
+	// ConfigMapName carries a hash of haproxy.cfg and the maps
+	// (contentName): a change rolls the replicas onto a new ConfigMap.
+	ConfigMapName string
+	Deployment    *appsv1.Deployment
 	// Service is the client Service the Ingress sends to.
 	Service plan.Service
 	Ready   []pulumi.Resource
@@ -74,7 +77,7 @@ func NewHAProxyRouter(ctx *pulumi.Context, name string, args *HAProxyRouterArgs,
 		data[k] = pulumi.String(v)
 	}
 	svc := args.Plan.HAProxy()
-	c := &HAProxyRouter{Files: files, Service: svc}
+	c := &HAProxyRouter{Files: files, Service: svc, ConfigMapName: contentName(plan.HAProxyConfigMapName, RouterChecksum(files))}
 	if err := ctx.RegisterComponentResource(HAProxyRouterType, name, c, opts...); err != nil {
 		return nil, err
 	}
@@ -83,7 +86,7 @@ func NewHAProxyRouter(ctx *pulumi.Context, name string, args *HAProxyRouterArgs,
 	}
 
 	c.ConfigMap, err = corev1.NewConfigMap(ctx, name+"-config", &corev1.ConfigMapArgs{
-		Metadata: meta(plan.HAProxyConfigMapName),
+		Metadata: meta(c.ConfigMapName),
 		Data:     data,
 	}, pulumi.Parent(c))
 	if err != nil {
@@ -117,10 +120,8 @@ func NewHAProxyRouter(ctx *pulumi.Context, name string, args *HAProxyRouterArgs,
 			},
 			Template: &corev1.PodTemplateSpecArgs{
 				Metadata: &metav1.ObjectMetaArgs{
-					Labels: MetaLabels(plan.HAProxyName, ComponentRouter),
-					// The ConfigMap keeps its name when its data changes:
-					// the checksum is what rolls the replicas.
-					Annotations: pulumi.StringMap{AnnotationChecksum: pulumi.String(routerChecksum(files))},
+					Labels:      MetaLabels(plan.HAProxyName, ComponentRouter),
+					Annotations: pulumi.StringMap{AnnotationChecksum: pulumi.String(RouterChecksum(files))},
 				},
 				Spec: &corev1.PodSpecArgs{
 					AutomountServiceAccountToken:  pulumi.Bool(false),
@@ -144,7 +145,7 @@ func NewHAProxyRouter(ctx *pulumi.Context, name string, args *HAProxyRouterArgs,
 						SecurityContext: ContainerSecurity(),
 					}},
 					Volumes: corev1.VolumeArray{
-						corev1.VolumeArgs{Name: pulumi.String("config"), ConfigMap: &corev1.ConfigMapVolumeSourceArgs{Name: pulumi.String(plan.HAProxyConfigMapName)}},
+						corev1.VolumeArgs{Name: pulumi.String("config"), ConfigMap: &corev1.ConfigMapVolumeSourceArgs{Name: pulumi.String(c.ConfigMapName)}},
 						corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}},
 					},
 					Affinity: &corev1.AffinityArgs{PodAntiAffinity: &corev1.PodAntiAffinityArgs{
@@ -208,7 +209,7 @@ func NewHAProxyRouter(ctx *pulumi.Context, name string, args *HAProxyRouterArgs,
 	c.Ready = []pulumi.Resource{c.Deployment, service}
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
 		"service":   pulumi.String(svc.Name),
-		"configMap": pulumi.String(plan.HAProxyConfigMapName),
+		"configMap": pulumi.String(c.ConfigMapName),
 	}); err != nil {
 		return nil, err
 	}
@@ -222,8 +223,8 @@ var haproxyResources = config.Resources{
 	Limits:   config.ResourceList{CPU: "1000m", Memory: "512Mi"},
 }
 
-// routerChecksum hashes haproxy.cfg and every map file, in name order.
-func routerChecksum(f *router.Files) string {
+// RouterChecksum hashes haproxy.cfg and every map file, in name order.
+func RouterChecksum(f *router.Files) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00", router.ConfigFileName, f.Config)
 	names := make([]string, 0, len(f.Maps))

@@ -15,10 +15,27 @@ const (
 	LabelManagedBy = "app.kubernetes.io/managed-by"
 	PartOf         = "matrix-synapse"
 
-	// AnnotationChecksum on a pod template rolls the pods when what they
-	// read changes (a ConfigMap with a fixed name is updated in place).
+	// AnnotationChecksum on a pod template is a hash of what the pods
+	// read: reviewable in a preview, and it rolls them when that changes.
 	AnnotationChecksum = "checksum/config"
 )
+
+// contentHashLength is how much of a content hash goes into a name: 40
+// bits, collisions between two versions of one object are not a concern.
+const contentHashLength = 10
+
+// contentName names an object by its content: base + "-" + the start of
+// checksum (hex). pulumi-kubernetes replaces a ConfigMap or Secret whose
+// data changes (it treats them as immutable), and with a fixed name that
+// replace deletes the old object first: a pod restarting in that window
+// cannot mount it. A new name makes the replace create-before-delete, and
+// the pod templates that name it roll onto the new object.
+func contentName(base, checksum string) string {
+	if len(checksum) > contentHashLength {
+		checksum = checksum[:contentHashLength]
+	}
+	return base + "-" + checksum
+}
 
 // Labels are the selector labels of one workload (name = its component).
 func Labels(name, component string) pulumi.StringMap {

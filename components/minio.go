@@ -263,7 +263,9 @@ func minioBucketJob(ctx *pulumi.Context, comp pulumi.Resource, name string, args
 	meta := MetaLabels(jobName, "object-storage")
 	tmpVol, tmpMount := dpEmptyDir("tmp", minioTmpPath)
 	return batchv1.NewJob(ctx, name+"-bucket-job", &batchv1.JobArgs{
-		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(jobName), Namespace: args.Namespace, Labels: meta},
+		// Auto-named: a changed template replaces the Job (its template
+		// is immutable), create-before-delete under a new name.
+		Metadata: &metav1.ObjectMetaArgs{Namespace: args.Namespace, Labels: meta},
 		Spec: &batchv1.JobSpecArgs{
 			BackoffLimit: pulumi.Int(6),
 			Template: &corev1.PodTemplateSpecArgs{

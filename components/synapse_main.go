@@ -58,6 +58,11 @@ type SynapseMain struct {
 	Files     synapseconfig.Files
 	ConfigMap *corev1.ConfigMap
 	Secret    *corev1.Secret
+	// ConfigMapName and SecretName carry a hash of their content
+	// (contentName): every pod template names them, so a change rolls
+	// the pods onto a new object and the old one is deleted after.
+	ConfigMapName string
+	SecretName    pulumi.StringOutput
 	// ConfigCheck is the awaited Job running Synapse's config check.
 	ConfigCheck *batchv1.Job
 	// SecretChecksum is a sha256 of the Secret's data, not a secret:
@@ -99,9 +104,10 @@ func NewSynapseMain(ctx *pulumi.Context, name string, args *SynapseMainArgs, opt
 	for k, v := range files {
 		data[k] = pulumi.String(v)
 	}
+	c.ConfigMapName = synapseConfigMapName(files)
 	c.ConfigMap, err = corev1.NewConfigMap(ctx, name+"-config", &corev1.ConfigMapArgs{
 		Metadata: &metav1.ObjectMetaArgs{
-			Name: pulumi.String(plan.SynapseConfigMapName), Namespace: args.Namespace,
+			Name: pulumi.String(c.ConfigMapName), Namespace: args.Namespace,
 			Labels: MetaLabels(plan.SynapseConfigMapName, ComponentSynapse),
 		},
 		Data: data,
@@ -114,9 +120,11 @@ func NewSynapseMain(ctx *pulumi.Context, name string, args *SynapseMainArgs, opt
 	if err != nil {
 		return nil, err
 	}
+	c.SecretChecksum = secretChecksum(secrets)
+	c.SecretName = synapseSecretName(c.SecretChecksum)
 	c.Secret, err = corev1.NewSecret(ctx, name+"-secrets", &corev1.SecretArgs{
 		Metadata: &metav1.ObjectMetaArgs{
-			Name: pulumi.String(plan.SynapseSecretName), Namespace: args.Namespace,
+			Name: c.SecretName, Namespace: args.Namespace,
 			Labels: MetaLabels(plan.SynapseSecretName, ComponentSynapse),
 		},
 		Type:       pulumi.String("Opaque"),
@@ -125,7 +133,6 @@ func NewSynapseMain(ctx *pulumi.Context, name string, args *SynapseMainArgs, opt
 	if err != nil {
 		return nil, err
 	}
-	c.SecretChecksum = secretChecksum(secrets)
 
 	c.ConfigCheck, err = newConfigCheckJob(ctx, name, configCheckArgs{
 		Namespace: args.Namespace, Config: cfg, Plan: p, Files: files,
@@ -171,8 +178,8 @@ func NewSynapseMain(ctx *pulumi.Context, name string, args *SynapseMainArgs, opt
 	}
 
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
-		"configMap": pulumi.String(plan.SynapseConfigMapName),
-		"secret":    pulumi.String(plan.SynapseSecretName),
+		"configMap": pulumi.String(c.ConfigMapName),
+		"secret":    c.SecretName,
 		"service":   pulumi.String(MainServiceName),
 	}); err != nil {
 		return nil, err
@@ -235,11 +242,34 @@ func secretChecksum(secrets pulumi.StringMap) pulumi.StringOutput {
 		values = append(values, secrets[k])
 	}
 	sum := pulumi.All(values...).ApplyT(func(vs []any) string {
-		h := sha256.New()
+		data := make(map[string]string, len(vs))
 		for i, v := range vs {
-			fmt.Fprintf(h, "%s\x00%s\x00", synapseconfig.SecretFiles[i], v)
+			data[synapseconfig.SecretFiles[i]] = v.(string)
 		}
-		return hex.EncodeToString(h.Sum(nil))
+		return SecretChecksumOf(data)
 	}).(pulumi.StringOutput)
 	return pulumi.Unsecret(sum).(pulumi.StringOutput)
+}
+
+// SecretChecksumOf is the checksum of the Synapse Secret's data (keys in
+// SecretFiles order), which also names the Secret.
+func SecretChecksumOf(data map[string]string) string {
+	h := sha256.New()
+	for _, k := range synapseconfig.SecretFiles {
+		fmt.Fprintf(h, "%s\x00%s\x00", k, data[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// synapseConfigMapName is the Synapse ConfigMap's content-addressed name.
+func synapseConfigMapName(files synapseconfig.Files) string {
+	return contentName(plan.SynapseConfigMapName, synapseconfig.ChecksumAll(files))
+}
+
+// synapseSecretName is the Synapse Secret's content-addressed name, from
+// the (unsecreted) checksum of its data.
+func synapseSecretName(checksum pulumi.StringInput) pulumi.StringOutput {
+	return checksum.ToStringOutput().ApplyT(func(sum string) string {
+		return contentName(plan.SynapseSecretName, sum)
+	}).(pulumi.StringOutput)
 }

@@ -64,8 +64,8 @@ type synapsePodArgs struct {
 	Plan   *plan.Plan
 	Proc   plan.Process
 	Files  synapseconfig.Files
-	// SecretChecksum is a hash of the Synapse Secret's data; nil leaves the
-	// annotation off.
+	// SecretChecksum is SynapseMain.SecretChecksum: the hash of the Synapse
+	// Secret's data, which also names it.
 	SecretChecksum pulumi.StringInput
 }
 
@@ -95,7 +95,7 @@ func buildSynapsePod(a synapsePodArgs) (synapsePod, error) {
 	}
 
 	ro := pulumi.Bool(true)
-	mounts, volumes := sharedSynapseVolumes()
+	mounts, volumes := sharedSynapseVolumes(a.Files, a.SecretChecksum)
 	var claims corev1.PersistentVolumeClaimTypeArray
 	if keepsMedia {
 		// One claim per pod: the whole store without S3 (one replica, the
@@ -181,7 +181,7 @@ func buildSynapsePod(a synapsePodArgs) (synapsePod, error) {
 // the ConfigMap, the Secret, /tmp and a media_store_path. The media volume
 // itself is left to the caller (a claim for the media pool, an emptyDir
 // elsewhere).
-func sharedSynapseVolumes() (corev1.VolumeMountArray, corev1.VolumeArray) {
+func sharedSynapseVolumes(files synapseconfig.Files, secretChecksum pulumi.StringInput) (corev1.VolumeMountArray, corev1.VolumeArray) {
 	ro := pulumi.Bool(true)
 	mounts := corev1.VolumeMountArray{
 		corev1.VolumeMountArgs{Name: pulumi.String(volConfig), MountPath: pulumi.String(synapseconfig.ConfigDir), ReadOnly: ro},
@@ -194,10 +194,10 @@ func sharedSynapseVolumes() (corev1.VolumeMountArray, corev1.VolumeArray) {
 	}
 	volumes := corev1.VolumeArray{
 		corev1.VolumeArgs{Name: pulumi.String(volConfig), ConfigMap: &corev1.ConfigMapVolumeSourceArgs{
-			Name: pulumi.String(plan.SynapseConfigMapName),
+			Name: pulumi.String(synapseConfigMapName(files)),
 		}},
 		corev1.VolumeArgs{Name: pulumi.String(volSecrets), Secret: &corev1.SecretVolumeSourceArgs{
-			SecretName:  pulumi.String(plan.SynapseSecretName),
+			SecretName:  synapseSecretName(secretChecksum),
 			DefaultMode: pulumi.Int(synapseSecretDefaultMode),
 		}},
 		corev1.VolumeArgs{Name: pulumi.String(volTmp), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String(tmpSizeLimit)}},

@@ -58,7 +58,7 @@ func Deploy(ctx *pulumi.Context) error {
 		"postgres": endpoint(pg.Service),
 		"redis":    endpoint(redis.Service),
 	}
-	secretNames := []string{pg.SecretName, redis.SecretName, plan.SynapseSecretName}
+	secretNames := []string{pg.SecretName, redis.SecretName}
 	if cfg.MinIO.Enabled {
 		minio, err := components.NewMinIO(ctx, "minio", dp)
 		if err != nil {
@@ -119,12 +119,14 @@ func Deploy(ctx *pulumi.Context) error {
 	}
 
 	sort.Strings(secretNames)
+	// The Synapse Secret's name carries a hash of its data: it goes last.
+	exportedSecrets := append(pulumi.ToStringArray(secretNames), main.SecretName)
 	ctx.Export("namespace", ns.Name)
 	ctx.Export("publicUrl", pulumi.String(cfg.PublicBaseURL))
 	ctx.Export("serverName", pulumi.String(cfg.ServerName))
 	ctx.Export("endpoints", endpoints)
 	// Names only: read values with kubectl, never from stack outputs.
-	ctx.Export("secretNames", pulumi.ToStringArray(secretNames))
+	ctx.Export("secretNames", exportedSecrets)
 	return nil
 }
 

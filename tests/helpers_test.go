@@ -2,6 +2,7 @@ package tests
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -129,7 +130,14 @@ func stringMap(v any) map[string]string {
 }
 
 // metaName is the metadata.name a resource was given.
-func metaName(r mockstack.Resource) string { return digString(r.Inputs, "metadata", "name") }
+// metaName is the object's metadata.name: as given, or as the mocks
+// auto-named it (<logical name>-<8 hex>), as Pulumi would.
+func metaName(r mockstack.Resource) string {
+	if n := digString(r.Inputs, "metadata", "name"); n != "" {
+		return n
+	}
+	return digString(r.Outputs, "metadata", "name")
+}
 
 // workload is a recorded pod controller.
 type workload struct {
@@ -206,6 +214,21 @@ func byMetaName(t testing.TB, s *mockstack.Stack, typ, name string) mockstack.Re
 		}
 	}
 	require.Len(t, found, 1, "want exactly one %s named %s", typ, name)
+	return found[0]
+}
+
+// byBaseName finds the one resource of a type whose content-addressed
+// metadata.name is base plus a hash (components.contentName) or an
+// auto-name suffix.
+func byBaseName(t testing.TB, s *mockstack.Stack, typ, base string) mockstack.Resource {
+	t.Helper()
+	var found []mockstack.Resource
+	for _, r := range s.ByType(typ) {
+		if rest, ok := strings.CutPrefix(metaName(r), base+"-"); ok && regexp.MustCompile(`^[0-9a-f]{8,10}$`).MatchString(rest) {
+			found = append(found, r)
+		}
+	}
+	require.Len(t, found, 1, "want exactly one %s named %s-<hash>", typ, base)
 	return found[0]
 }
 

@@ -3,6 +3,7 @@ package tests
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 
@@ -116,7 +117,7 @@ func TestStartupOrder(t *testing.T) {
 			main := byMetaName(t, s, tStatefulSet, plan.MainName)
 			var minio []mockstack.Resource
 			if p.Processes[0].Role == plan.RoleMain && hasMinIO(s) {
-				minio = []mockstack.Resource{byMetaName(t, s, tStatefulSet, plan.MinIOName), byMetaName(t, s, tJob, plan.MinIOName+"-bucket")}
+				minio = []mockstack.Resource{byMetaName(t, s, tStatefulSet, plan.MinIOName), byBaseName(t, s, tJob, "minio-bucket-job")}
 			}
 			ws := synapseWorkloads(s)
 			var writers []mockstack.Resource
@@ -307,7 +308,7 @@ func TestNoSecretLeaks(t *testing.T) {
 			require.NotEmpty(t, s.SecretValues())
 			secrets := secretStrings(s)
 			require.NotEmpty(t, secrets)
-			synapseSecret := byMetaName(t, s, tSecret, plan.SynapseSecretName)
+			synapseSecret := byBaseName(t, s, tSecret, plan.SynapseSecretName)
 			assert.Equal(t, sortedKeys(digMap(synapseSecret.Inputs, "stringData")), sortedStrings(synapseSecretFiles()))
 
 			for _, r := range s.Resources {
@@ -388,7 +389,7 @@ func TestSigningKey(t *testing.T) {
 			cfg, err := config.Parse(rawConfig(t, tc))
 			require.NoError(t, err)
 			assert.Equal(t, cfg.DataProtection, seed.Protect, "the seed is protected exactly when data protection is on")
-			synapseSecret := byMetaName(t, s, tSecret, plan.SynapseSecretName)
+			synapseSecret := byBaseName(t, s, tSecret, plan.SynapseSecretName)
 			key := digString(synapseSecret.Inputs, "stringData", "signing.key")
 			assert.Equal(t, synapseconfig.SigningKeyFromSecret(digString(seed.Outputs, "result")), key)
 			assert.NoError(t, config.CheckSigningKey(key))
@@ -671,7 +672,7 @@ func TestRouterAndIngress(t *testing.T) {
 			require.NoError(t, err)
 			files, err := router.Render(p, router.Options{WellKnown: synapseconfig.WellKnown(cfg)})
 			require.NoError(t, err)
-			cm := byMetaName(t, s, tConfigMap, plan.HAProxyConfigMapName)
+			cm := byBaseName(t, s, tConfigMap, plan.HAProxyConfigMapName)
 			assert.Equal(t, files.Config, digString(cm.Inputs, "data", router.ConfigFileName))
 			assert.Len(t, digMap(cm.Inputs, "data"), len(files.Maps)+1)
 			// Discovery: /client always, /server only with federation on.
@@ -715,7 +716,7 @@ func TestConfigCheckGatesMain(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s, p := deploy(t, tc)
-			job := byMetaName(t, s, "kubernetes:batch/v1:Job", components.ConfigCheckJobName)
+			job := byBaseName(t, s, "kubernetes:batch/v1:Job", plan.MainName+"-config-check")
 			inits := digList(job.Inputs, "spec", "template", "spec", "initContainers")
 			require.Len(t, inits, len(p.Processes), "one check per process")
 			for i, proc := range p.Processes {
@@ -755,7 +756,7 @@ func TestSigningKeyFromStackSecret(t *testing.T) {
 	}
 	s, err := run(key, true)
 	require.NoError(t, err)
-	synapseSecret := byMetaName(t, s, tSecret, plan.SynapseSecretName)
+	synapseSecret := byBaseName(t, s, tSecret, plan.SynapseSecretName)
 	assert.Equal(t, key+"\n", digString(synapseSecret.Inputs, "stringData", "signing.key"))
 	_, generated := s.Get(mockstack.TypeRandomPassword, plan.MainName+"-signing-seed")
 	assert.False(t, generated, "no seed is generated when the stack brings its key")
@@ -780,4 +781,92 @@ func TestSigningKeyFromStackSecret(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMountedObjectsReplaceCreateFirst: pulumi-kubernetes replaces a
+// ConfigMap or Secret whose data changes, and a Job whose template
+// changes; under a fixed name the replace deletes first and a restarting
+// pod cannot mount its config. So every ConfigMap and Secret a pod mounts
+// is named by its content (the name changes exactly when the data does),
+// every Job is auto-named, and nothing asks for delete-before-replace.
+func TestMountedObjectsReplaceCreateFirst(t *testing.T) {
+	t.Parallel()
+	for _, tc := range stackCases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, _ := deploy(t, tc)
+			for _, r := range s.Resources {
+				assert.False(t, r.DeleteBeforeReplace, "%s %s asks for delete-before-replace", r.Type, r.Name)
+				if r.Type == tJob {
+					assert.Empty(t, digString(r.Inputs, "metadata", "name"), "Job %s must be auto-named", r.Name)
+				}
+			}
+			mounted := map[string]string{} // name → type
+			for _, w := range workloads(s) {
+				for _, v := range digList(w.PodSpec, "volumes") {
+					if n := digString(v, "configMap", "name"); n != "" {
+						mounted[n] = tConfigMap
+					}
+					if n := digString(v, "secret", "secretName"); n != "" {
+						mounted[n] = tSecret
+					}
+				}
+			}
+			require.NotEmpty(t, mounted)
+			for name, typ := range mounted {
+				r := byMetaName(t, s, typ, name)
+				data := map[string]string{}
+				for _, key := range []string{"data", "stringData"} {
+					for k, v := range digMap(r.Inputs, key) {
+						data[k] = v.(string)
+					}
+				}
+				require.NotEmpty(t, data, name)
+				base, hash, ok := cutLast(name, "-")
+				require.True(t, ok, name)
+				assert.Regexp(t, `^[0-9a-f]{10}$`, hash, "%s %s: the name carries a content hash", typ, name)
+				// Changing any value changes the name the pods mount.
+				for k := range data {
+					changed := maps.Clone(data)
+					changed[k] += "x"
+					assert.NotEqual(t, name, contentNameOf(t, tc, typ, base, changed), "%s: a change of %s keeps the name", name, k)
+					break
+				}
+				assert.Equal(t, name, contentNameOf(t, tc, typ, base, data), "%s: the name is the hash of its data", name)
+			}
+		})
+	}
+}
+
+// contentNameOf recomputes the name the program gives an object with this
+// data: the Synapse ConfigMap and Secret and the router's ConfigMap hash
+// their data as their builders do.
+func contentNameOf(t *testing.T, tc stackCase, typ, base string, data map[string]string) string {
+	t.Helper()
+	var sum string
+	switch {
+	case typ == tConfigMap && base == plan.SynapseConfigMapName:
+		sum = synapseconfig.ChecksumAll(data)
+	case typ == tSecret && base == plan.SynapseSecretName:
+		sum = components.SecretChecksumOf(data)
+	case typ == tConfigMap && base == plan.HAProxyConfigMapName:
+		files := &router.Files{Config: data[router.ConfigFileName], Maps: map[string]string{}}
+		for k, v := range data {
+			if k != router.ConfigFileName {
+				files.Maps[k] = v
+			}
+		}
+		sum = components.RouterChecksum(files)
+	default:
+		t.Fatalf("%s %s: a mounted object this test does not know; name it by content and add it here", typ, base)
+	}
+	return base + "-" + sum[:10]
+}
+
+func cutLast(s, sep string) (before, after string, found bool) {
+	i := strings.LastIndex(s, sep)
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+len(sep):], true
 }
