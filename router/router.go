@@ -7,10 +7,11 @@
 // does not match, cannot be written (the failures of the hand-written seeds).
 //
 // Routing is first-match over the plan's ordered route table, exactly as
-// plan.Match evaluates it. The table is split into HAProxy map files by path
-// prefix, method and (for initial-sync pools) the presence of `since`, so that
-// each request walks only the regular expressions that could match it, and
-// map_reg's first-match-in-file-order keeps the plan's order.
+// plan.Match evaluates it. The table is split into HAProxy map files by
+// method and (for initial-sync pools) the presence of `since`; map_reg's
+// first-match-in-file-order keeps the plan's order, and consecutive routes to
+// one backend share a map line, so a request runs a handful of regular
+// expressions (see routing.go).
 package router
 
 import (

@@ -91,12 +91,6 @@ func compiledTest(pattern string) *regexp.Regexp {
 }
 
 func (r *ruleData) holds(method, path string, since bool) bool {
-	if r.prefix != "" && !strings.HasPrefix(path, r.prefix) {
-		return false
-	}
-	if r.prefix == "" && startsWithAny(path, r.notPrefixes) {
-		return false
-	}
 	if r.method != "" && method != r.method {
 		return false
 	}
@@ -435,34 +429,83 @@ func TestRenderRejects(t *testing.T) {
 	}
 }
 
-func TestLiteralPrefixAndGroup(t *testing.T) {
-	cases := []struct{ pattern, literal, group string }{
-		{`^/_matrix/client/(r0|v3)/sync$`, "/_matrix/client/", "/_matrix/client/"},
-		{`^/_matrix/client/v1/media/`, "/_matrix/client/v1/media/", "/_matrix/client/"},
-		{`^/_matrix/key/v2/query`, "/_matrix/key/v2/query", "/_matrix/key/"},
-		{`^/_matrix/client/unstable/im.nheko.summary/summary/.*$`, "/_matrix/client/unstable/im", "/_matrix/client/"},
-		{`^/_matrix/(client|media)/`, "/_matrix/", ""},
-		{`^/_synapse/admin/v1/media/.*$`, "/_synapse/admin/v1/media/", "/_synapse/admin/"},
-		{`^/abc?`, "/ab", ""},         // a quantified character is not literal
-		{`^/a/b/|^/c/d/`, "", ""},     // alternation at the top: no common prefix
-		{`/_matrix/client/x`, "", ""}, // unanchored: matches anywhere
-		{`(?i)^/_matrix/client/`, "", ""},
+func TestLiteralPrefix(t *testing.T) {
+	cases := []struct{ pattern, literal string }{
+		{`^/_matrix/client/(r0|v3)/sync$`, "/_matrix/client/"},
+		{`^/_matrix/client/v1/media/`, "/_matrix/client/v1/media/"},
+		{`^/_matrix/key/v2/query`, "/_matrix/key/v2/query"},
+		{`^/_matrix/client/unstable/im.nheko.summary/summary/.*$`, "/_matrix/client/unstable/im"},
+		{`^/_matrix/(client|media)/`, "/_matrix/"},
+		{`^/_synapse/admin/v1/media/.*$`, "/_synapse/admin/v1/media/"},
+		{`^/abc?`, "/ab"},         // a quantified character is not literal
+		{`^/a/b/|^/c/d/`, ""},     // alternation at the top: no common prefix
+		{`/_matrix/client/x`, ""}, // unanchored: matches anywhere
+		{`(?i)^/_matrix/client/`, ""},
 	}
 	for _, c := range cases {
 		lit, err := literalPrefix(c.pattern)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if lit != c.literal || groupOf(lit) != c.group {
-			t.Errorf("%q: literal %q group %q, want %q %q", c.pattern, lit, groupOf(lit), c.literal, c.group)
+		if lit != c.literal {
+			t.Errorf("%q: literal %q, want %q", c.pattern, lit, c.literal)
 		}
 	}
 }
 
-// TestShortPrefixRoutesReachEveryGroup: a route whose literal prefix is
-// shorter than a group (here "/_matrix/") must be in every group it could
-// match and in the class of paths of no group, or it would be skipped.
-func TestShortPrefixRoutesReachEveryGroup(t *testing.T) {
+// TestJoinedLinesMatchTheirRoutes: a map line that joins a run of routes
+// matches exactly the paths one of them matches, with or without a shared
+// prefix, on every pattern shape the plan has and a few it has not.
+func TestJoinedLinesMatchTheirRoutes(t *testing.T) {
+	runs := [][]string{
+		{`^/_matrix/client/(r0|v3)/sync$`, `^/_matrix/client/(api/v1|r0|v3)/events$`, `^/_matrix/client/(api/v1|r0|v3)/rooms/[^/]+/initialSync$`},
+		{`^/_matrix/media/`, `^/_matrix/client/v1/media/`, `^/_synapse/admin/v1/media/.*$`},
+		{`^/abc?`, `^/ab+x`, `^/ab`},
+		{`^/a/b/|^/c/d/`, `^/e`},
+		{`/anywhere`, `^/x/y$`},
+		{`(?i)^/Upper`, `^/upper/z`},
+	}
+	paths := []string{
+		"/_matrix/client/v3/sync", "/_matrix/client/r0/sync/x", "/_matrix/client/api/v1/events",
+		"/_matrix/client/v3/rooms/!a:b/initialSync", "/_matrix/client/v3/rooms/a/b/initialSync",
+		"/_matrix/media/v3/download/x", "/_matrix/client/v1/media/config", "/_synapse/admin/v1/media/x",
+		"/_synapse/admin/v1/mediax", "/a", "/ab", "/abc", "/abbbx", "/abx", "/a/b/", "/c/d/e", "/e", "/f",
+		"/x/anywhere", "/x/y", "/x/y/", "/UPPER", "/upper/z", "/upper/zz", "", "/",
+	}
+	for _, pats := range runs {
+		var rs []route
+		for _, p := range pats {
+			lit, err := literalPrefix(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rs = append(rs, route{Route: plan.Route{Pattern: p, Backend: "b"}, literal: lit})
+		}
+		joined := joinPatterns(rs)
+		re := regexp.MustCompile(joined)
+		for _, path := range paths {
+			want := false
+			for _, p := range pats {
+				want = want || regexp.MustCompile(p).MatchString(path)
+			}
+			if got := re.MatchString(path); got != want {
+				t.Errorf("%q (joined %q) on %q: %v, want %v", pats, joined, path, got, want)
+			}
+		}
+	}
+	// Runs are cut at maxLineAlternatives.
+	var many []route
+	for i := 0; i < maxLineAlternatives+3; i++ {
+		many = append(many, route{Route: plan.Route{Pattern: fmt.Sprintf("^/p%d$", i), Backend: "b"}, literal: fmt.Sprintf("/p%d", i)})
+	}
+	if lines := mapLines(many); len(lines) != 2 {
+		t.Errorf("%d routes to one backend: %d lines, want 2", len(many), len(lines))
+	}
+}
+
+// TestShortPrefixRoutesComeFirst: a route with a short literal prefix
+// ("/_matrix/") placed first in the table wins over every later route.
+func TestShortPrefixRoutesComeFirst(t *testing.T) {
 	p := LoadPlan(t, "../Pulumi.dev.yaml", nil)
 	p.Routes = append([]plan.Route{{Pattern: `^/_matrix/(client|custom)/v3/first`, Backend: bGeneric}}, p.Routes...)
 	r := render(t, p, Options{})

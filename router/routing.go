@@ -22,23 +22,35 @@ import (
 // Routes differ by method and by condition, which a map line cannot test, so
 // the table is split into one map per request class:
 //
-//   - path group: the first two path segments of the route's literal prefix
-//     ("/_matrix/client/", "/_synapse/admin/", …), tested with path_beg. A
-//     route can only match paths that start with its literal prefix, so a
-//     request of one group needs only that group's routes: a federation
-//     request never walks the ~80 client expressions. Routes whose literal
-//     prefix is shorter than a group are copied into every group they could
-//     match, and into the "other" class (paths of no group).
-//   - method: a class per method that some route of the group is restricted
-//     to, plus one for every other method (where only unrestricted routes
-//     apply).
-//   - since: only for groups with InitialSync routes, which apply only to
+//   - method: a class per method that some route is restricted to, plus one
+//     for every other method (where only unrestricted routes apply).
+//   - since: only when there are InitialSync routes, which apply only to
 //     requests without a `since` parameter.
 //
-// Each class's rule is one `http-request set-var(...) path,map_reg(...)` with
-// mutually exclusive conditions (each acl a single matcher kind: an acl line
-// mixing kinds keeps only the last, ess-helm#631), then static use_backend
-// lines that `haproxy -c` checks against the defined backends.
+// What a request costs is the number of regular expressions HAProxy runs
+// for it (each map_reg line is one PCRE call) and the number of rules whose
+// conditions it evaluates (each acl costs a pattern lookup, with its cache).
+// So there are only as many set-var rules as classes, with one cheap `method`
+// (and `since`) test each, and consecutive routes to the same backend are
+// one map line: their expressions joined into one alternation, behind their
+// common literal prefix (`^/_matrix/client/(?:(r0|v3)/sync$|…)`). A line
+// matches exactly when one of its routes would, and the routes of a run
+// share the value, so the first matching line is still the backend of the
+// first matching route. The prod GET class is 15 lines instead of 71. One
+// dynamic `use_backend %[var(...)]` then picks the backend by name (a name
+// the renderer checked against the defined backends), instead of a list of
+// use_backend rules each testing the variable.
+//
+// Each acl is a single matcher kind: an acl line mixing kinds keeps only the
+// last (ess-helm#631).
+
+// maxLineAlternatives bounds the routes joined into one map line, and
+// maxLineBytes its length: HAProxy reads map files a line at a time into a
+// buffer of tune.bufsize (16 KiB by default).
+const (
+	maxLineAlternatives = 64
+	maxLineBytes        = 4096
+)
 
 type sinceClass int
 
@@ -55,11 +67,9 @@ type ruleData struct {
 	MapPath string // where HAProxy reads it
 
 	// The same condition as data, for tests that evaluate the rules.
-	prefix      string   // path_beg; "" with notPrefixes = the "other" class
-	notPrefixes []string // paths of no group
-	method      string   // "" = any method not in notMethods
-	notMethods  []string
-	since       sinceClass
+	method     string // "" = any method not in notMethods
+	notMethods []string
+	since      sinceClass
 }
 
 type routing struct {
@@ -105,40 +115,13 @@ func buildRouting(p *plan.Plan, backends map[string]bool) (*routing, error) {
 		routes = append(routes, route{Route: r, literal: lit})
 	}
 
-	// Groups, in order of first appearance.
-	var groups []string
-	for _, r := range routes {
-		if g := groupOf(r.literal); g != "" && !slices.Contains(groups, g) {
-			groups = append(groups, g)
-		}
-	}
 	rt := &routing{maps: map[string]string{}}
-	for _, g := range groups {
-		var in []route
-		for _, r := range routes {
-			if strings.HasPrefix(r.literal, g) || strings.HasPrefix(g, r.literal) {
-				in = append(in, r)
-			}
-		}
-		rt.addClasses(g, nil, in)
-	}
-	// Paths of no group can only meet routes whose literal prefix starts
-	// with no group.
-	var other []route
-	for _, r := range routes {
-		if !startsWithAny(r.literal, groups) {
-			other = append(other, r)
-		}
-	}
-	if len(other) > 0 {
-		rt.addClasses("", groups, other)
-	}
+	rt.addClasses(routes)
 	return rt, nil
 }
 
-// addClasses adds the rules and maps of one path group ("" with notGroups:
-// the paths of no group).
-func (rt *routing) addClasses(group string, notGroups []string, routes []route) {
+// addClasses adds the rules and maps of every request class.
+func (rt *routing) addClasses(routes []route) {
 	var methods []string
 	split := false
 	for _, r := range routes {
@@ -159,11 +142,11 @@ func (rt *routing) addClasses(group string, notGroups []string, routes []route) 
 	classes := append(append([]string{}, methods...), "") // "" = every other method
 	for _, m := range classes {
 		for _, s := range sinces {
-			rule := &ruleData{prefix: group, notPrefixes: notGroups, method: m, since: s}
+			rule := &ruleData{method: m, since: s}
 			if m == "" {
 				rule.notMethods = methods
 			}
-			var lines []string
+			var in []route
 			for _, r := range routes {
 				if len(r.Methods) > 0 && !slices.Contains(r.Methods, m) {
 					continue
@@ -171,12 +154,13 @@ func (rt *routing) addClasses(group string, notGroups []string, routes []route) 
 				if r.Condition == plan.InitialSync && s == sinceWith {
 					continue
 				}
-				lines = append(lines, r.Pattern+" "+r.Backend)
+				in = append(in, r)
 			}
-			if len(lines) == 0 {
+			if len(in) == 0 {
 				continue // nothing matches: main, by default_backend
 			}
-			rule.Map = mapName(group, m, len(methods) > 0, s)
+			lines := mapLines(in)
+			rule.Map = mapName(m, len(methods) > 0, s)
 			rule.Cond = rule.condition()
 			rt.rules = append(rt.rules, rule)
 			rt.maps[rule.Map] = mapHeader(rule) + strings.Join(lines, "\n") + "\n"
@@ -186,12 +170,6 @@ func (rt *routing) addClasses(group string, notGroups []string, routes []route) 
 
 func (r *ruleData) condition() string {
 	var c []string
-	switch {
-	case r.prefix != "":
-		c = append(c, "{ path_beg "+r.prefix+" }")
-	case len(r.notPrefixes) > 0:
-		c = append(c, "!{ path_beg "+strings.Join(r.notPrefixes, " ")+" }")
-	}
 	switch {
 	case r.method != "":
 		c = append(c, "{ method "+r.method+" }")
@@ -211,16 +189,13 @@ func mapHeader(r *ruleData) string {
 	return "# Generated by synapse/router from the plan's route table. Do not edit.\n" +
 		"# Requests matching: " + r.Cond + "\n" +
 		"# map_reg returns the first line that matches, in file order (the plan's order);\n" +
-		"# no match: the main process.\n"
+		"# each line joins consecutive routes to one backend; no match: the main process.\n"
 }
 
 var nonAlnum = regexp.MustCompile(`[^a-z0-9]+`)
 
-func mapName(group, method string, methodSplit bool, s sinceClass) string {
-	name := "routes-" + strings.Trim(nonAlnum.ReplaceAllString(strings.ToLower(group), "-"), "-")
-	if group == "" {
-		name = "routes-other-paths"
-	}
+func mapName(method string, methodSplit bool, s sinceClass) string {
+	name := "routes"
 	if methodSplit {
 		if method == "" {
 			name += "-other-methods"
@@ -237,19 +212,62 @@ func mapName(group, method string, methodSplit bool, s sinceClass) string {
 	return name + ".map"
 }
 
-// groupOf is the first two segments of a literal prefix ("/_matrix/client/"),
-// or "" when the prefix is shorter.
-func groupOf(literal string) string {
-	n := 0
-	for i, c := range literal {
-		if c == '/' {
-			n++
-			if n == 3 {
-				return literal[:i+1]
-			}
+// mapLines renders routes, in order, as map lines: each run of consecutive
+// routes to one backend is one line (see the top of this file).
+func mapLines(routes []route) []string {
+	var lines []string
+	for i := 0; i < len(routes); {
+		j := i + 1
+		size := len(routes[i].Pattern)
+		for j < len(routes) && routes[j].Backend == routes[i].Backend && j-i < maxLineAlternatives &&
+			size+len(routes[j].Pattern)+8 <= maxLineBytes {
+			size += len(routes[j].Pattern) + 8
+			j++
+		}
+		lines = append(lines, joinPatterns(routes[i:j])+" "+routes[i].Backend)
+		i = j
+	}
+	return lines
+}
+
+// joinPatterns is one expression that matches exactly what one of the
+// routes' patterns matches: ^<common literal prefix>(?:<rest 1>|<rest 2>|…),
+// or (?:<p1>)|(?:<p2>)|… when the patterns share no prefix written as such.
+func joinPatterns(routes []route) string {
+	if len(routes) == 1 {
+		return routes[0].Pattern
+	}
+	prefix := routes[0].literal
+	for _, r := range routes[1:] {
+		prefix = commonPrefix(prefix, r.literal)
+	}
+	for _, r := range routes {
+		// The literal prefix is read from the parsed expression; strip it
+		// only where the pattern spells it out as such.
+		if !strings.HasPrefix(r.Pattern, "^"+prefix) {
+			prefix = ""
 		}
 	}
-	return ""
+	alts := make([]string, len(routes))
+	for i, r := range routes {
+		if prefix == "" {
+			alts[i] = "(?:" + r.Pattern + ")"
+		} else {
+			alts[i] = strings.TrimPrefix(r.Pattern, "^"+prefix)
+		}
+	}
+	if prefix == "" {
+		return strings.Join(alts, "|")
+	}
+	return "^" + prefix + "(?:" + strings.Join(alts, "|") + ")"
+}
+
+func commonPrefix(a, b string) string {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return a[:n]
 }
 
 // literalPrefix is the literal text every match of an anchored pattern
@@ -278,13 +296,4 @@ func literalPrefix(pattern string) (string, error) {
 		b.WriteString(string(s.Rune))
 	}
 	return b.String(), nil
-}
-
-func startsWithAny(s string, prefixes []string) bool {
-	for _, p := range prefixes {
-		if strings.HasPrefix(s, p) {
-			return true
-		}
-	}
-	return false
 }

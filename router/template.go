@@ -91,15 +91,14 @@ frontend http
     # Matrix discovery, answered here (Synapse's serve_server_wellknown is off).
     http-request return status 200 content-type application/json hdr Access-Control-Allow-Origin "*" file {{.File}} if { path {{.Path}} }
 {{- end}}
-    # Route lookup: one map per class of request (path group, method, since),
-    # the classes mutually exclusive; first matching line of the map wins.
+    # Route lookup: one map per class of request (method, since), the
+    # classes mutually exclusive; the first matching line of the map names
+    # the backend (every name in the maps is a backend of this file).
     # No class or no line: the main process (default_backend).
 {{- range .Rules}}
     http-request set-var({{$.RouteVar}}) path,map_reg({{.MapPath}}){{if .Cond}} if {{.Cond}}{{end}}
 {{- end}}
-{{- range .Backends}}{{if ne .Name $.MainName}}
-    use_backend {{.Name}} if { var({{$.RouteVar}}) -m str {{.Name}} }
-{{- end}}{{end}}
+    use_backend %[var({{$.RouteVar}})] if { var({{$.RouteVar}}) -m found }
     default_backend {{.MainName}}
 
 # Stats page and Prometheus exporter, on their own port: not behind the Ingress.
