@@ -5,6 +5,7 @@ package components
 import (
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // Label keys shared by every workload, Service selector and NetworkPolicy.
@@ -19,6 +20,23 @@ const (
 	// read: reviewable in a preview, and it rolls them when that changes.
 	AnnotationChecksum = "checksum/config"
 )
+
+// quantity is a Kubernetes quantity in the canonical form the API server
+// stores and returns ("1", not "1000m"; "1Gi", not "1024Mi"):
+// pulumi-kubernetes diffs against that form, so any other spelling shows
+// as a false diff in every preview with unknown values.
+func quantity(q string) pulumi.String { return pulumi.String(canonicalQuantity(q)) }
+
+// canonicalQuantity is quantity as a plain string. The config package has
+// validated every quantity; one that does not parse is passed through for
+// the API server to refuse.
+func canonicalQuantity(q string) string {
+	v, err := resource.ParseQuantity(q)
+	if err != nil {
+		return q
+	}
+	return v.String()
+}
 
 // contentHashLength is how much of a content hash goes into a name: 40
 // bits, collisions between two versions of one object are not a concern.

@@ -126,7 +126,7 @@ func NewMinIO(ctx *pulumi.Context, name string, args *MinIOArgs, opts ...pulumi.
 	pvc := corev1.PersistentVolumeClaimSpecArgs{
 		AccessModes: pulumi.StringArray{pulumi.String("ReadWriteOnce")},
 		Resources: &corev1.VolumeResourceRequirementsArgs{
-			Requests: pulumi.StringMap{"storage": pulumi.String(cfg.Storage.Size)},
+			Requests: pulumi.StringMap{"storage": quantity(cfg.Storage.Size)},
 		},
 	}
 	if cfg.Storage.StorageClass != "" {

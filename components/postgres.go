@@ -108,7 +108,7 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 		clusterDeps = append(clusterDeps, chart)
 	}
 
-	storage := map[string]any{"size": cfg.Storage.Size}
+	storage := map[string]any{"size": canonicalQuantity(cfg.Storage.Size)}
 	if cfg.Storage.StorageClass != "" {
 		storage["storageClass"] = cfg.Storage.StorageClass
 	}
@@ -292,7 +292,7 @@ func dpEmptyDir(volume, path string) (corev1.VolumeInput, corev1.VolumeMountInpu
 // dpResources builds requests and limits.
 func dpResources(reqCPU, reqMem, limCPU, limMem string) *corev1.ResourceRequirementsArgs {
 	return &corev1.ResourceRequirementsArgs{
-		Requests: pulumi.StringMap{"cpu": pulumi.String(reqCPU), "memory": pulumi.String(reqMem)},
-		Limits:   pulumi.StringMap{"cpu": pulumi.String(limCPU), "memory": pulumi.String(limMem)},
+		Requests: pulumi.StringMap{"cpu": quantity(reqCPU), "memory": quantity(reqMem)},
+		Limits:   pulumi.StringMap{"cpu": quantity(limCPU), "memory": quantity(limMem)},
 	}
 }

@@ -200,7 +200,7 @@ func sharedSynapseVolumes(files synapseconfig.Files, secretChecksum pulumi.Strin
 			SecretName:  synapseSecretName(secretChecksum),
 			DefaultMode: pulumi.Int(synapseSecretDefaultMode),
 		}},
-		corev1.VolumeArgs{Name: pulumi.String(volTmp), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String(tmpSizeLimit)}},
+		corev1.VolumeArgs{Name: pulumi.String(volTmp), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{SizeLimit: quantity(tmpSizeLimit)}},
 	}
 	return mounts, volumes
 }
@@ -250,8 +250,8 @@ func healthProbe(period, failures int) *corev1.ProbeArgs {
 
 func resources(r config.Resources) *corev1.ResourceRequirementsArgs {
 	return &corev1.ResourceRequirementsArgs{
-		Requests: pulumi.StringMap{"cpu": pulumi.String(r.Requests.CPU), "memory": pulumi.String(r.Requests.Memory)},
-		Limits:   pulumi.StringMap{"cpu": pulumi.String(r.Limits.CPU), "memory": pulumi.String(r.Limits.Memory)},
+		Requests: pulumi.StringMap{"cpu": quantity(r.Requests.CPU), "memory": quantity(r.Requests.Memory)},
+		Limits:   pulumi.StringMap{"cpu": quantity(r.Limits.CPU), "memory": quantity(r.Limits.Memory)},
 	}
 }
 
@@ -268,7 +268,7 @@ func mediaClaim(s config.Storage) corev1.PersistentVolumeClaimTypeArgs {
 	spec := &corev1.PersistentVolumeClaimSpecArgs{
 		AccessModes: pulumi.ToStringArray([]string{mediaClaimAccessMode}),
 		Resources: &corev1.VolumeResourceRequirementsArgs{
-			Requests: pulumi.StringMap{"storage": pulumi.String(s.Size)},
+			Requests: pulumi.StringMap{"storage": quantity(s.Size)},
 		},
 	}
 	if s.StorageClass != "" {

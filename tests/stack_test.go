@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"synapse/components"
 	"synapse/config"
@@ -869,4 +870,45 @@ func cutLast(s, sep string) (before, after string, found bool) {
 		return s, "", false
 	}
 	return s[:i], s[i+len(sep):], true
+}
+
+// TestQuantitiesAreCanonical: every quantity the program emits is in the
+// form the API server returns (resource.Quantity's String), so a preview
+// never shows a false diff such as cpu "1" => "1000m".
+func TestQuantitiesAreCanonical(t *testing.T) {
+	t.Parallel()
+	quantityKeys := map[string]bool{"cpu": true, "memory": true, "storage": true, "size": true, "sizeLimit": true, "ephemeral-storage": true}
+	for _, tc := range stackCases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, _ := deploy(t, tc)
+			seen := 0
+			var walk func(where string, v any)
+			walk = func(where string, v any) {
+				switch v := v.(type) {
+				case map[string]any:
+					for k, x := range v {
+						if str, ok := x.(string); ok && quantityKeys[k] {
+							q, err := resource.ParseQuantity(str)
+							require.NoError(t, err, "%s.%s", where, k)
+							assert.Equal(t, q.String(), str, "%s.%s is not canonical", where, k)
+							seen++
+							continue
+						}
+						walk(where+"."+k, x)
+					}
+				case []any:
+					for i, x := range v {
+						walk(fmt.Sprintf("%s[%d]", where, i), x)
+					}
+				}
+			}
+			for _, r := range s.Resources {
+				if strings.HasPrefix(r.Type, "kubernetes:") {
+					walk(r.Type+" "+r.Name, r.Inputs)
+				}
+			}
+			assert.Greater(t, seen, 20, "the walk found the quantities")
+		})
+	}
 }
