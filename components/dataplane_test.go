@@ -222,6 +222,40 @@ func TestOperatorChartBeforeCluster(t *testing.T) {
 	assert.Nil(t, dp.postgres.Operator)
 }
 
+// postgres.operatorChart: a Helm repository, an OCI reference or a local
+// chart (air-gapped clusters) reach the Helm v4 Chart as Helm reads them.
+func TestOperatorChartSource(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, source, wantChart, wantRepo string
+		wantVersion                       bool
+	}{
+		{"mirror repository", "https://charts.internal.example/cnpg", "cloudnative-pg", "https://charts.internal.example/cnpg", true},
+		{"oci", "oci://registry.internal.example/charts/cloudnative-pg", "oci://registry.internal.example/charts/cloudnative-pg", "", true},
+		{"local path", "./vendor/charts/cloudnative-pg-0.26.1.tgz", "./vendor/charts/cloudnative-pg-0.26.1.tgz", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, dp := deploy(t, "Pulumi.dev.yaml", func(raw map[string]string) {
+				raw["postgres"] = `{"instances":1,"installOperator":true,"storage":{"size":"2Gi"},"operatorChart":"` + tc.source + `"}`
+			})
+			chart := s.MustGet(t, tChart, "postgres-cnpg-operator")
+			assert.Equal(t, tc.wantChart, chart.Inputs["chart"])
+			if tc.wantRepo == "" {
+				assert.Nil(t, chart.Inputs["repositoryOpts"], "no repository for an OCI reference or a path")
+			} else {
+				assert.Equal(t, tc.wantRepo, str(t, chart.Inputs, "repositoryOpts", "repo"))
+			}
+			if tc.wantVersion {
+				assert.Equal(t, dp.cfg.Postgres.OperatorChartVersion, chart.Inputs["version"])
+			} else {
+				assert.Nil(t, chart.Inputs["version"], "a local chart is its own version")
+			}
+			assert.Contains(t, s.MustGet(t, tCluster, "postgres-cluster").Dependencies, chart.URN)
+		})
+	}
+}
+
 func TestDataProtection(t *testing.T) {
 	t.Parallel()
 	for _, file := range stacks() {

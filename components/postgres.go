@@ -19,9 +19,7 @@ import (
 // CNPG operator installation. The operator is cluster-wide (CRDs, webhooks,
 // a ClusterRole): install it from one stack per cluster only.
 const (
-	CNPGNamespace = "cnpg-system"
-	CNPGChart     = "cloudnative-pg"
-	CNPGRepo      = "https://cloudnative-pg.github.io/charts"
+	CNPGNamespace = config.CNPGOperatorNamespace
 	cnpgRelease   = "cnpg"
 
 	// AnnotationWaitFor makes pulumi-kubernetes await a custom resource
@@ -98,7 +96,7 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 	// see as a dependency: order it explicitly.
 	clusterDeps := []pulumi.Resource{secret}
 	if cfg.InstallOperator {
-		chart, err := cnpgOperator(ctx, comp, name, cfg.OperatorChartVersion)
+		chart, err := cnpgOperator(ctx, comp, name, cfg)
 		if err != nil {
 			return nil, err
 		}
@@ -173,7 +171,11 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 // cnpgOperator installs the CloudNativePG operator with the Helm v4 Chart
 // (a v3 Release that installs CRDs in the same run trips
 // pulumi-kubernetes#3176 before 4.32) into its own restricted namespace.
-func cnpgOperator(ctx *pulumi.Context, comp pulumi.Resource, name, version string) (*helmv4.Chart, error) {
+//
+// The chart comes from postgres.operatorChart: a Helm repository (the
+// default, CNPG's own), an oci:// reference, or a local chart for
+// air-gapped clusters (its own version; operatorChartVersion is ignored).
+func cnpgOperator(ctx *pulumi.Context, comp pulumi.Resource, name string, cfg config.Postgres) (*helmv4.Chart, error) {
 	labels := RestrictedNamespaceLabels()
 	labels[LabelManagedBy] = pulumi.String("pulumi")
 	ns, err := corev1.NewNamespace(ctx, name+"-cnpg-namespace", &corev1.NamespaceArgs{
@@ -182,12 +184,11 @@ func cnpgOperator(ctx *pulumi.Context, comp pulumi.Resource, name, version strin
 	if err != nil {
 		return nil, err
 	}
-	return helmv4.NewChart(ctx, name+"-cnpg-operator", &helmv4.ChartArgs{
-		Chart:          pulumi.String(CNPGChart),
-		Version:        pulumi.String(version),
-		RepositoryOpts: &helmv4.RepositoryOptsArgs{Repo: pulumi.String(CNPGRepo)},
-		Name:           pulumi.String(cnpgRelease),
-		Namespace:      ns.Metadata.Name().Elem(),
+	chart, repo := cfg.OperatorChartSource()
+	args := &helmv4.ChartArgs{
+		Chart:     pulumi.String(chart),
+		Name:      pulumi.String(cnpgRelease),
+		Namespace: ns.Metadata.Name().Elem(),
 		// The chart's defaults already pass `restricted`; they are pinned
 		// here so that a chart upgrade that loosens them cannot get the
 		// operator pods rejected by the namespace's Pod Security labels.
@@ -206,7 +207,14 @@ func cnpgOperator(ctx *pulumi.Context, comp pulumi.Resource, name, version strin
 				"capabilities":             pulumi.Map{"drop": pulumi.StringArray{pulumi.String("ALL")}},
 			},
 		},
-	}, pulumi.Parent(comp))
+	}
+	if repo != "" {
+		args.RepositoryOpts = &helmv4.RepositoryOptsArgs{Repo: pulumi.String(repo)}
+	}
+	if !cfg.OperatorChartIsLocal() {
+		args.Version = pulumi.String(cfg.OperatorChartVersion)
+	}
+	return helmv4.NewChart(ctx, name+"-cnpg-operator", args, pulumi.Parent(comp))
 }
 
 // dpCredentials describe a Secret holding one generated password.
