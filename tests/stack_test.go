@@ -421,13 +421,37 @@ func TestRestrictedPods(t *testing.T) {
 			s, _ := deploy(t, tc)
 			for _, w := range workloads(s) {
 				pod := digMap(w.PodSpec, "securityContext")
-				assert.NotEqual(t, float64(0), dig(pod, "runAsUser"), "%s: runs as root", w.Name)
+				// runAsNonRoot alone fails at start for an image whose
+				// USER is a name (the kubelet cannot check it): a uid must
+				// be set, at pod or container level, and not be root.
+				if uid, ok := dig(pod, "runAsUser").(float64); ok {
+					assert.NotZero(t, uid, "%s: pod runs as root", w.Name)
+				}
+				if w.isSynapse() {
+					// The Synapse Secret's files are 0440 root:<fsGroup>:
+					// uid 991 reads them through fsGroup only.
+					fsGroup, ok := dig(pod, "fsGroup").(float64)
+					assert.True(t, ok && fsGroup != 0, "%s: a Synapse pod needs a non-root fsGroup to read its Secret (mode 0440)", w.Name)
+				}
+				for _, v := range digList(w.PodSpec, "volumes") {
+					if mode, ok := dig(v, "secret", "defaultMode").(float64); ok && int(mode)&0o004 == 0 {
+						fsGroup, _ := dig(pod, "fsGroup").(float64)
+						assert.NotZero(t, fsGroup, "%s: Secret volume %s is mode %o (not world-readable): the pod needs an fsGroup", w.Name, digString(v, "name"), int(mode))
+					}
+				}
 				// restricted forbids an explicit false at pod level, whatever the containers say.
 				assert.NotEqual(t, false, pod["runAsNonRoot"], "%s: pod runAsNonRoot false", w.Name)
 				for _, c := range w.containers() {
 					where := fmt.Sprintf("%s %s container %s", w.Kind, w.Name, digString(c, "name"))
 					sc := digMap(c, "securityContext")
 					require.NotNil(t, sc, where)
+					uid, ok := dig(sc, "runAsUser").(float64)
+					if !ok {
+						uid, ok = dig(pod, "runAsUser").(float64)
+					}
+					if assert.True(t, ok, "%s: runAsUser is set neither on the container nor on the pod", where) {
+						assert.NotZero(t, uid, "%s: runs as root", where)
+					}
 					assert.Equal(t, false, sc["allowPrivilegeEscalation"], where)
 					assert.NotEqual(t, true, sc["privileged"], where)
 					assert.Contains(t, digList(sc, "capabilities", "drop"), "ALL", where)
