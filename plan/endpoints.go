@@ -2,13 +2,20 @@ package plan
 
 // Synapse's documented worker endpoint lists, as typed data.
 //
-// Source: element-hq/synapse docs/workers.md at commit
-// 047001383d3f01f15c859a2b0af19b0fd0304efe (the newest version in our index:
-// it has the `device_lists` stream section of Synapse 1.135+ and the MSC4140
-// delayed_events GET line, but not yet the `quarantined_media_changes` or
-// `thread_subscriptions` stream sections). Patterns are copied exactly as the
-// docs give them; where DESIGN.md calls something main-only, DESIGN wins and a
-// comment says why. Anything that matches none of these lists goes to main.
+// Source: element-hq/synapse docs/workers.md of the release the program
+// deploys, config.SynapseVersion (v1.157.0). Patterns are copied exactly as
+// the docs give them; where DESIGN.md calls something main-only, DESIGN wins
+// and a comment says why. Anything that matches none of these lists goes to
+// main.
+//
+// The lines newer than docs/workers.md at 047001383d3f (the newest copy the
+// project's reference index holds; it has the `device_lists` stream section
+// of Synapse 1.135+) each cite the change that put them on workers:
+// `room_summary` (the stable MSC3266 endpoint, Matrix 1.15), the MSC4140
+// `delayed_events(/.*/restart)?` line (synapse#19207 moved the restart
+// servlet to workers), and `GET /_synapse/admin/v2/users/<user>` (also
+// routed GET-only to workers by ess-helm#1278). `thread_subscriptions` is a
+// stream with writers since synapse#18674 (see StreamWriterEndpoints).
 
 // Balance says how HAProxy spreads an endpoint's requests over a pool.
 type Balance string
@@ -57,11 +64,12 @@ var SyncEndpoints = []Endpoint{
 //     `saml2/authn_response`, `login/cas/ticket`): docs say "Ensure that all
 //     SSO logins go to a single process" (synapse#7530, #9427). The generic
 //     pool scales to N instances, so main is the single process that gets them.
-//   - The MSC3861 admin block (`/_synapse/admin/v2/users/[^/]+$`,
-//     `username_available`, `_allow_cross_signing_replacement_without_uia`,
-//     `users/[^/]+/devices$`): docs allow them on workers only "when MSC3861 is
-//     enabled (`experimental_features.msc3861.enabled`)"; elsewhere a worker
-//     does not serve them.
+//   - The rest of the MSC3861 admin block (`username_available`,
+//     `_allow_cross_signing_replacement_without_uia`, `users/[^/]+/devices$`):
+//     docs allow them on workers only "when MSC3861 is enabled
+//     (`experimental_features.msc3861.enabled`)"; elsewhere a worker does not
+//     serve them. `/_synapse/admin/v2/users/[^/]+$` is on workers for GET
+//     (below); PUT (create or modify) and everything else stay on main.
 //   - `auth/*/fallback/web`: not in the docs at all (Synapse's own
 //     docker/configure_workers_and_start.py routes it to client_reader, which
 //     is the trap DESIGN.md names): main-only.
@@ -107,6 +115,8 @@ var GenericWorkerEndpoints = []Endpoint{
 	{Pattern: `^/_matrix/client/(v1|unstable)/rooms/.*/relations/`, Balance: BalanceRoundRobin},
 	{Pattern: `^/_matrix/client/v1/rooms/.*/threads$`, Balance: BalanceRoundRobin},
 	{Pattern: `^/_matrix/client/unstable/im.nheko.summary/summary/.*$`, Balance: BalanceRoundRobin},
+	// The stable MSC3266 room summary (Matrix 1.15).
+	{Pattern: `^/_matrix/client/v1/room_summary/.*$`, Balance: BalanceRoundRobin},
 	{Pattern: `^/_matrix/client/(r0|v3|unstable)/account/3pid$`, Balance: BalanceRoundRobin},
 	{Pattern: `^/_matrix/client/(r0|v3|unstable)/account/whoami$`, Balance: BalanceRoundRobin},
 	{Pattern: `^/_matrix/client/(r0|v3|unstable)/account/deactivate$`, Balance: BalanceRoundRobin},
@@ -126,6 +136,11 @@ var GenericWorkerEndpoints = []Endpoint{
 	// The one admin API the docs give generic workers: room details (GET) and
 	// the v1 room delete, on /rooms/<room_id> itself only.
 	{Pattern: `^/_synapse/admin/v1/rooms/[^/]+$`, Balance: BalanceRoundRobin},
+	// MSC4140 delayed events: the list (GET) and the `/restart` action
+	// (synapse#19207), every method. The other actions, `/send` and
+	// `/cancel` and the older POST to `delayed_events/<id>` with the action
+	// in its body, are main-only (DESIGN.md).
+	{Pattern: `^/_matrix/client/unstable/org.matrix.msc4140/delayed_events(/.*/restart)?$`, Balance: BalanceRoundRobin},
 
 	// # Encryption requests
 	{Pattern: `^/_matrix/client/(r0|v3|unstable)/keys/query$`, Balance: BalanceRoundRobin},
@@ -157,10 +172,12 @@ var GenericWorkerEndpoints = []Endpoint{
 
 	// "Additionally, the following REST endpoints can be handled for GET
 	// requests". Writes go to the stream writer (push_rules, account_data,
-	// presence) or to main. MSC4140 delayed_events: only the GET list runs on
-	// workers; the POSTs (send/cancel/restart a delayed event) are main-only.
+	// presence) or to main. MSC4140 delayed_events: GETs run on workers;
+	// POSTs other than `/restart` (above) are main-only.
 	{Pattern: `^/_matrix/client/(api/v1|r0|v3|unstable)/pushrules/`, Methods: endpointGET(), Balance: BalanceRoundRobin},
 	{Pattern: `^/_matrix/client/unstable/org.matrix.msc4140/delayed_events`, Methods: endpointGET(), Balance: BalanceRoundRobin},
+	// Query a user account (admin API); PUT creates or modifies it: main.
+	{Pattern: `^/_synapse/admin/v2/users/[^/]+$`, Methods: endpointGET(), Balance: BalanceRoundRobin},
 	// # Account data requests
 	{Pattern: `^/_matrix/client/(r0|v3|unstable)/.*/tags`, Methods: endpointGET(), Balance: BalanceRoundRobin},
 	{Pattern: `^/_matrix/client/(r0|v3|unstable)/.*/account_data`, Methods: endpointGET(), Balance: BalanceRoundRobin},
@@ -173,8 +190,10 @@ var GenericWorkerEndpoints = []Endpoint{
 }
 
 // MediaRepositoryEndpoints: docs/workers.md, "synapse.app.media_repository".
-// The docs give the first four as prefixes ("all endpoints starting with",
-// without ^); we anchor them. The admin ones are the docs' regular
+// The docs give the first ones as prefixes ("all endpoints starting with",
+// without ^); we anchor them. `/_synapse/media/` is not routed: no Synapse
+// process registers anything under it (the media admin APIs are under
+// `/_synapse/admin/`), so such a request gets main's 404. The admin ones are the docs' regular
 // expressions. Main runs with `enable_media_repo: false`, which "will prevent
 // the main process from being able to handle the above endpoints": no
 // fallback to main for these.
@@ -191,7 +210,6 @@ var MediaRepositoryEndpoints = []Endpoint{
 	{Pattern: `^/_matrix/media/`, Balance: BalanceRoundRobin},
 	{Pattern: `^/_matrix/client/v1/media/`, Balance: BalanceRoundRobin},
 	{Pattern: `^/_matrix/federation/v1/media/`, Federation: true, Balance: BalanceRoundRobin},
-	{Pattern: `^/_synapse/media/`, Balance: BalanceRoundRobin},
 
 	// "... and the following regular expressions matching media-specific
 	// administration APIs"
@@ -248,11 +266,12 @@ var StreamWriterEndpoints = map[string][]Endpoint{
 		{Pattern: `^/_matrix/client/(api/v1|r0|v3|unstable)/keys/device_signing/upload$`, Balance: BalanceRoundRobin},
 		{Pattern: `^/_matrix/client/(api/v1|r0|v3|unstable)/keys/signatures/upload$`, Balance: BalanceRoundRobin},
 	},
-	// `thread_subscriptions` (MSC4306, multiple writers): not yet in the docs
-	// version read here (synapse#19746 adds its section). The pattern is the
-	// one Synapse's own docker/configure_workers_and_start.py routes to its
-	// thread_subscriptions worker. It is not in the generic list: without a
-	// writer these go to main.
+	// `thread_subscriptions` (MSC4306, multiple writers): synapse#18674 made
+	// it a stream with writers and registered the `thread_subscriptions`
+	// worker type in Synapse's docker/configure_workers_and_start.py, which
+	// routes this pattern to it; synapse#19746 documents the stream writer
+	// in docs/workers.md. It is not in the generic list: without a writer
+	// these go to main.
 	"thread_subscriptions": {
 		{Pattern: `^/_matrix/client/unstable/io.element.msc4306/.*`, Balance: BalanceRoundRobin},
 	},
@@ -274,13 +293,18 @@ var MainOnlyExamples = []struct{ Method, Path, Why string }{
 	{"POST", "/_matrix/client/v3/account/password", "only account/3pid, whoami and deactivate are listed for workers"},
 	{"POST", "/_matrix/client/v3/account/3pid/add", "account/3pid$ is anchored: its sub-paths are not listed"},
 	{"GET", "/_synapse/admin/v1/server_version", "admin APIs are main-only except the documented media and /rooms/<id> ones"},
-	{"GET", "/_synapse/admin/v2/users/@alice:example.org", "workers serve it only with MSC3861 enabled; we do not route it"},
+	{"PUT", "/_synapse/admin/v2/users/@alice:example.org", "creating or modifying a user is main-only: workers take GET only"},
+	{"POST", "/_synapse/admin/v2/users/@alice:example.org", "workers take GET only on admin v2 users"},
+	{"GET", "/_synapse/admin/v1/username_available?username=bob", "workers serve it only with MSC3861 enabled; we do not route it"},
 	{"POST", "/_synapse/admin/v1/register", "admin registration is main-only"},
 	{"GET", "/_synapse/admin/v1/rooms/!abc:example.org/members", "only /_synapse/admin/v1/rooms/<room_id> itself is listed"},
 	{"POST", "/_synapse/admin/v1/purge_history/!abc:example.org", "purge history admin API is main-only"},
 	{"GET", "/_matrix/client/v3/auth/m.login.recaptcha/fallback/web", "auth fallback pages are main-only (Synapse's docker script wrongly sends them to client_reader)"},
 	{"GET", "/_matrix/client/r0/auth/m.login.terms/fallback/web", "auth fallback pages are main-only"},
-	{"POST", "/_matrix/client/unstable/org.matrix.msc4140/delayed_events/syd_abcdefghij", "MSC4140: only GET runs on workers; send/cancel/restart POSTs are main-only"},
+	{"POST", "/_matrix/client/unstable/org.matrix.msc4140/delayed_events/syd_abcdefghij", "MSC4140: the action-in-body POST is main-only"},
+	{"POST", "/_matrix/client/unstable/org.matrix.msc4140/delayed_events/syd_abcdefghij/send", "MSC4140: only /restart runs on workers; send is main-only"},
+	{"PUT", "/_matrix/client/unstable/org.matrix.msc4140/delayed_events/syd_abcdefghij/cancel", "MSC4140: only /restart runs on workers; cancel is main-only"},
+	{"PUT", "/_matrix/client/unstable/org.matrix.msc4140/delayed_events/syd_abcdefghij", "MSC4140: writes to a delayed event other than /restart are main-only"},
 	{"POST", "/_matrix/client/v3/pushers/set", "pushers are in no worker list"},
 	{"GET", "/_matrix/client/v3/pushers", "pushers are in no worker list"},
 	{"POST", "/_matrix/client/v3/rooms/!abc:example.org/upgrade", "room upgrade is in no worker list"},

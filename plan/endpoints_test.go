@@ -1,11 +1,13 @@
 package plan
 
 import (
+	"fmt"
 	"net/http"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
+
+	"synapse/config"
 )
 
 // endpointLists names every list for the structural tests.
@@ -22,64 +24,55 @@ func endpointLists() map[string][]Endpoint {
 	return lists
 }
 
-func endpointMatches(e Endpoint, method, path string) bool {
-	if e.Methods != nil {
-		ok := false
-		for _, m := range e.Methods {
-			if m == method {
-				ok = true
-			}
-		}
-		if !ok {
-			return false
+// classifyPlan is the plan the classification tables route through
+// Plan.Match: every stream writer (and a background worker, which serves
+// the user directory), or none.
+func classifyPlan(t *testing.T, writers bool) *Plan {
+	t.Helper()
+	raw := map[string]string{"serverName": "example.org", "tier": "medium", "minio": `{"enabled":true}`,
+		"mediaImage": "r.io/s3:1", "federation": `{"enabled":true}`,
+		"pools": `{"background":{"replicas":1}}`}
+	n := 0
+	if writers {
+		n = 1
+	}
+	var ws []string
+	for _, s := range config.Streams {
+		ws = append(ws, fmt.Sprintf("%q:%d", s.Name, n))
+	}
+	raw["streamWriters"] = "{" + strings.Join(ws, ",") + "}"
+	c, err := config.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Build(c)
+	for _, s := range config.Streams {
+		if _, ok := p.Process(WriterRole(s.Name)); ok != writers {
+			t.Fatalf("writers=%v: stream %s has a writer: %v", writers, s.Name, ok)
 		}
 	}
-	return regexp.MustCompile(e.Pattern).MatchString(path)
+	return p
 }
 
-// endpointClassify routes a request the way HAProxy must: stream writers
-// (only those in writers), then media, sync, user directory, generic; first
-// match wins. "none" means the main process.
-func endpointClassify(method, path string, writers map[string]bool) string {
-	streams := make([]string, 0, len(StreamWriterEndpoints))
-	for s := range StreamWriterEndpoints {
-		streams = append(streams, s)
+// roleServing is the role of the process Plan.Match sends a request to.
+func roleServing(t *testing.T, p *Plan, method, path string) Role {
+	t.Helper()
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		path = path[:i] // HAProxy matches on path, without the query
 	}
-	sort.Strings(streams)
-	for _, s := range streams {
-		if !writers[s] {
-			continue
-		}
-		for _, e := range StreamWriterEndpoints[s] {
-			if endpointMatches(e, method, path) {
-				return "stream:" + s
-			}
-		}
+	name := p.Match(method, path, true)
+	if name == p.MainBackend {
+		return RoleMain
 	}
-	for _, l := range []struct {
-		name string
-		eps  []Endpoint
-	}{
-		{"media", MediaRepositoryEndpoints},
-		{"sync", SyncEndpoints},
-		{"userdir", UserDirectoryEndpoints},
-		{"generic", GenericWorkerEndpoints},
-	} {
-		for _, e := range l.eps {
-			if endpointMatches(e, method, path) {
-				return l.name
-			}
-		}
+	b, ok := p.Backend(name)
+	if !ok {
+		t.Fatalf("%s %s: Match named backend %q, which the plan does not have", method, path, name)
 	}
-	return "none"
-}
-
-func endpointAllWriters() map[string]bool {
-	w := map[string]bool{}
-	for s := range StreamWriterEndpoints {
-		w[s] = true
+	proc, ok := findByName(p, b.Process)
+	if !ok {
+		t.Fatalf("backend %s: no process %s", name, b.Process)
 	}
-	return w
+	return proc.Role
 }
 
 func TestEndpointPatternsCompileAndAreAnchored(t *testing.T) {
@@ -196,6 +189,7 @@ func TestEndpointGETOnly(t *testing.T) {
 		`^/_matrix/client/(r0|v3|unstable)/.*/tags`:                   true,
 		`^/_matrix/client/(r0|v3|unstable)/.*/account_data`:           true,
 		`^/_matrix/client/(api/v1|r0|v3|unstable)/presence/`:          true,
+		`^/_synapse/admin/v2/users/[^/]+$`:                            true,
 	}
 	for _, e := range GenericWorkerEndpoints {
 		isGET := len(e.Methods) == 1 && e.Methods[0] == "GET"
@@ -222,8 +216,11 @@ func TestEndpointTraps(t *testing.T) {
 			if strings.Contains(e.Pattern, "logout") || strings.Contains(e.Pattern, "account/password") {
 				t.Errorf("%s: %q is main-only", name, e.Pattern)
 			}
-			if strings.Contains(e.Pattern, "delayed_events") && !(len(e.Methods) == 1 && e.Methods[0] == "GET") {
-				t.Errorf("%s: %q: delayed_events must be GET-only on workers", name, e.Pattern)
+			// docs/workers.md (v1.157.0): only the MSC4140 list and /restart run
+			// on workers (DESIGN.md predates /restart); other writes are main-only.
+			if strings.Contains(e.Pattern, "delayed_events") && !(len(e.Methods) == 1 && e.Methods[0] == "GET") &&
+				e.Pattern != `^/_matrix/client/unstable/org.matrix.msc4140/delayed_events(/.*/restart)?$` {
+				t.Errorf("%s: %q: delayed_events must be GET-only on workers, but for the list and /restart", name, e.Pattern)
 			}
 		}
 	}
@@ -237,87 +234,106 @@ func TestEndpointTraps(t *testing.T) {
 	}
 }
 
+// TestEndpointClassify: requests written from Synapse's docs (v1.157.0)
+// reach the role the docs give them, through Plan.Match on a plan with every
+// stream writer.
 func TestEndpointClassify(t *testing.T) {
-	type row struct{ method, path, want string }
+	type row struct {
+		method, path string
+		want         Role
+	}
+	w := WriterRole
 	rows := []row{
 		// sync
-		{"GET", "/_matrix/client/v3/sync", "sync"},
-		{"GET", "/_matrix/client/r0/sync", "sync"},
-		{"GET", "/_matrix/client/v3/events", "sync"},
-		{"GET", "/_matrix/client/v3/initialSync", "sync"},
-		{"GET", "/_matrix/client/v3/rooms/!abc:example.org/initialSync", "sync"},
+		{"GET", "/_matrix/client/v3/sync", RoleSynchrotron},
+		{"GET", "/_matrix/client/r0/sync", RoleSynchrotron},
+		{"GET", "/_matrix/client/v3/events", RoleSynchrotron},
+		{"GET", "/_matrix/client/v3/initialSync", RoleSynchrotron},
+		{"GET", "/_matrix/client/v3/rooms/!abc:example.org/initialSync", RoleSynchrotron},
 		// stream writers
-		{"PUT", "/_matrix/client/v3/rooms/!abc:example.org/typing/@u:example.org", "stream:typing"},
-		{"PUT", "/_matrix/client/v3/sendToDevice/m.room.encrypted/txn123", "stream:to_device"},
-		{"PUT", "/_matrix/client/v3/user/@u:example.org/account_data/m.direct", "stream:account_data"},
-		{"GET", "/_matrix/client/v3/user/@u:example.org/account_data/m.direct", "stream:account_data"},
-		{"PUT", "/_matrix/client/v3/user/@u:example.org/rooms/!abc:example.org/tags/m.favourite", "stream:account_data"},
-		{"POST", "/_matrix/client/v3/rooms/!abc:example.org/receipt/m.read/$ev1", "stream:receipts"},
-		{"POST", "/_matrix/client/v3/rooms/!abc:example.org/read_markers", "stream:receipts"},
-		{"PUT", "/_matrix/client/v3/presence/@u:example.org/status", "stream:presence"},
-		{"PUT", "/_matrix/client/v3/pushrules/global/override/my.rule", "stream:push_rules"},
-		{"GET", "/_matrix/client/v3/pushrules/", "stream:push_rules"},
-		{"POST", "/_matrix/client/v3/keys/upload", "stream:device_lists"},
-		{"GET", "/_matrix/client/v3/devices", "stream:device_lists"},
-		{"DELETE", "/_matrix/client/v3/devices/ABCDEFGH", "stream:device_lists"},
-		{"POST", "/_matrix/client/v3/delete_devices", "stream:device_lists"},
-		{"POST", "/_matrix/client/v3/keys/signatures/upload", "stream:device_lists"},
-		{"PUT", "/_matrix/client/unstable/io.element.msc4306/rooms/!abc:example.org/thread/$root/subscription", "stream:thread_subscriptions"},
+		{"PUT", "/_matrix/client/v3/rooms/!abc:example.org/typing/@u:example.org", w("typing")},
+		{"PUT", "/_matrix/client/v3/sendToDevice/m.room.encrypted/txn123", w("to_device")},
+		{"PUT", "/_matrix/client/v3/user/@u:example.org/account_data/m.direct", w("account_data")},
+		{"GET", "/_matrix/client/v3/user/@u:example.org/account_data/m.direct", w("account_data")},
+		{"PUT", "/_matrix/client/v3/user/@u:example.org/rooms/!abc:example.org/tags/m.favourite", w("account_data")},
+		{"POST", "/_matrix/client/v3/rooms/!abc:example.org/receipt/m.read/$ev1", w("receipts")},
+		{"POST", "/_matrix/client/v3/rooms/!abc:example.org/read_markers", w("receipts")},
+		{"PUT", "/_matrix/client/v3/presence/@u:example.org/status", w("presence")},
+		{"PUT", "/_matrix/client/v3/pushrules/global/override/my.rule", w("push_rules")},
+		{"GET", "/_matrix/client/v3/pushrules/", w("push_rules")},
+		{"POST", "/_matrix/client/v3/keys/upload", w("device_lists")},
+		{"GET", "/_matrix/client/v3/devices", w("device_lists")},
+		{"DELETE", "/_matrix/client/v3/devices/ABCDEFGH", w("device_lists")},
+		{"POST", "/_matrix/client/v3/delete_devices", w("device_lists")},
+		{"POST", "/_matrix/client/v3/keys/signatures/upload", w("device_lists")},
+		{"PUT", "/_matrix/client/unstable/io.element.msc4306/rooms/!abc:example.org/thread/$root/subscription", w("thread_subscriptions")},
 		// media
-		{"GET", "/_matrix/media/v3/download/example.org/abcdef", "media"},
-		{"POST", "/_matrix/media/v3/upload", "media"},
-		{"GET", "/_matrix/client/v1/media/thumbnail/example.org/abcdef", "media"},
-		{"GET", "/_matrix/federation/v1/media/download/abcdef", "media"},
-		{"POST", "/_synapse/admin/v1/quarantine_media/example.org/abcdef", "media"},
-		{"POST", "/_synapse/admin/v1/purge_media_cache", "media"},
-		{"GET", "/_synapse/admin/v1/users/@u:example.org/media", "media"},
-		{"POST", "/_synapse/admin/v1/room/!abc:example.org/media/quarantine", "media"},
+		{"GET", "/_matrix/media/v3/download/example.org/abcdef", RoleMediaRepository},
+		{"POST", "/_matrix/media/v3/upload", RoleMediaRepository},
+		{"GET", "/_matrix/client/v1/media/thumbnail/example.org/abcdef", RoleMediaRepository},
+		{"GET", "/_matrix/federation/v1/media/download/abcdef", RoleMediaRepository},
+		{"POST", "/_synapse/admin/v1/quarantine_media/example.org/abcdef", RoleMediaRepository},
+		{"POST", "/_synapse/admin/v1/purge_media_cache", RoleMediaRepository},
+		{"GET", "/_synapse/admin/v1/users/@u:example.org/media", RoleMediaRepository},
+		{"POST", "/_synapse/admin/v1/room/!abc:example.org/media/quarantine", RoleMediaRepository},
+		// /_synapse/media/ is served by no process: not routed.
+		{"GET", "/_synapse/media/anything", RoleMain},
 		// user directory
-		{"POST", "/_matrix/client/v3/user_directory/search", "userdir"},
+		{"POST", "/_matrix/client/v3/user_directory/search", RoleBackground},
 		// generic: federation
-		{"PUT", "/_matrix/federation/v1/send/1700000000000", "generic"},
-		{"GET", "/_matrix/federation/v1/event/$ev1", "generic"},
-		{"PUT", "/_matrix/federation/v2/send_join/!abc:example.org/$ev1", "generic"},
-		{"GET", "/_matrix/federation/v1/make_knock/!abc:example.org/@u:remote.org", "generic"},
-		{"POST", "/_matrix/key/v2/query", "generic"},
-		{"GET", "/_matrix/federation/v1/version", "generic"},
+		{"PUT", "/_matrix/federation/v1/send/1700000000000", RoleGenericWorker},
+		{"GET", "/_matrix/federation/v1/event/$ev1", RoleGenericWorker},
+		{"PUT", "/_matrix/federation/v2/send_join/!abc:example.org/$ev1", RoleGenericWorker},
+		{"GET", "/_matrix/federation/v1/make_knock/!abc:example.org/@u:remote.org", RoleGenericWorker},
+		{"POST", "/_matrix/key/v2/query", RoleGenericWorker},
+		{"GET", "/_matrix/federation/v1/version", RoleGenericWorker},
 		// generic: client
-		{"POST", "/_matrix/client/v3/createRoom", "generic"},
-		{"PUT", "/_matrix/client/v3/rooms/!abc:example.org/send/m.room.message/txn1", "generic"},
-		{"PUT", "/_matrix/client/v3/rooms/!abc:example.org/state/m.room.topic/", "generic"},
-		{"POST", "/_matrix/client/v3/rooms/!abc:example.org/invite", "generic"},
-		{"POST", "/_matrix/client/v3/join/#room:example.org", "generic"},
-		{"GET", "/_matrix/client/v3/rooms/!abc:example.org/messages", "generic"},
-		{"GET", "/_matrix/client/v3/rooms/!abc:example.org/members", "generic"},
-		{"GET", "/_matrix/client/v1/rooms/!abc:example.org/relations/$ev1", "generic"},
-		{"POST", "/_matrix/client/v3/login", "generic"},
-		{"POST", "/_matrix/client/v3/register", "generic"},
-		{"POST", "/_matrix/client/v3/keys/query", "generic"},
-		{"PUT", "/_matrix/client/v3/room_keys/keys?version=1", "generic"},
-		{"GET", "/_matrix/client/versions", "generic"},
-		{"GET", "/_matrix/client/v3/account/whoami", "generic"},
-		{"GET", "/_matrix/client/v3/profile/@u:example.org/displayname", "generic"},
-		{"GET", "/_matrix/client/unstable/org.matrix.msc4140/delayed_events", "generic"},
-		{"GET", "/_synapse/admin/v1/rooms/!abc:example.org", "generic"},
-		{"GET", "/_matrix/client/unstable/im.nheko.summary/summary/!abc:example.org", "generic"},
+		{"POST", "/_matrix/client/v3/createRoom", RoleGenericWorker},
+		{"PUT", "/_matrix/client/v3/rooms/!abc:example.org/send/m.room.message/txn1", RoleGenericWorker},
+		{"PUT", "/_matrix/client/v3/rooms/!abc:example.org/state/m.room.topic/", RoleGenericWorker},
+		{"POST", "/_matrix/client/v3/rooms/!abc:example.org/invite", RoleGenericWorker},
+		{"POST", "/_matrix/client/v3/join/#room:example.org", RoleGenericWorker},
+		{"GET", "/_matrix/client/v3/rooms/!abc:example.org/messages", RoleGenericWorker},
+		{"GET", "/_matrix/client/v3/rooms/!abc:example.org/members", RoleGenericWorker},
+		{"GET", "/_matrix/client/v1/rooms/!abc:example.org/relations/$ev1", RoleGenericWorker},
+		{"POST", "/_matrix/client/v3/login", RoleGenericWorker},
+		{"POST", "/_matrix/client/v3/register", RoleGenericWorker},
+		{"POST", "/_matrix/client/v3/keys/query", RoleGenericWorker},
+		{"PUT", "/_matrix/client/v3/room_keys/keys?version=1", RoleGenericWorker},
+		{"GET", "/_matrix/client/versions", RoleGenericWorker},
+		{"GET", "/_matrix/client/v3/account/whoami", RoleGenericWorker},
+		{"GET", "/_matrix/client/v3/profile/@u:example.org/displayname", RoleGenericWorker},
+		{"GET", "/_synapse/admin/v1/rooms/!abc:example.org", RoleGenericWorker},
+		{"GET", "/_matrix/client/unstable/im.nheko.summary/summary/!abc:example.org", RoleGenericWorker},
+		// v1.157.0 additions
+		{"GET", "/_matrix/client/v1/room_summary/!abc:example.org", RoleGenericWorker},
+		{"GET", "/_matrix/client/v1/room_summary/%23lobby:example.org?via=example.org", RoleGenericWorker},
+		{"GET", "/_matrix/client/unstable/org.matrix.msc4140/delayed_events", RoleGenericWorker},
+		{"POST", "/_matrix/client/unstable/org.matrix.msc4140/delayed_events/syd_abcdefghij/restart", RoleGenericWorker},
+		{"PUT", "/_matrix/client/unstable/org.matrix.msc4140/delayed_events/syd_abcdefghij/restart", RoleGenericWorker},
+		{"GET", "/_matrix/client/unstable/org.matrix.msc4140/delayed_events/syd_abcdefghij", RoleGenericWorker},
+		{"POST", "/_matrix/client/unstable/org.matrix.msc4140/delayed_events/syd_abcdefghij/cancel", RoleMain},
+		{"POST", "/_matrix/client/unstable/org.matrix.msc4140/delayed_events/syd_abcdefghij/restart/x", RoleMain},
+		{"GET", "/_synapse/admin/v2/users/@u:x", RoleGenericWorker},
+		{"POST", "/_synapse/admin/v2/users/@u:x", RoleMain},
+		{"PUT", "/_synapse/admin/v2/users/@u:x", RoleMain},
+		{"DELETE", "/_synapse/admin/v2/users/@u:x", RoleMain},
+		{"GET", "/_synapse/admin/v2/users/@u:x/extra", RoleMain}, // [^/]+$: one segment
+		{"GET", "/_synapse/admin/v2/users", RoleMain},            // the user list is not listed
 		// not routed: SSO must reach a single process (main)
-		{"GET", "/_matrix/client/v3/login/sso/redirect", "none"},
-		{"GET", "/_synapse/client/oidc/callback", "none"},
+		{"GET", "/_matrix/client/v3/login/sso/redirect", RoleMain},
+		{"GET", "/_synapse/client/oidc/callback", RoleMain},
 	}
 	for _, ex := range MainOnlyExamples {
-		rows = append(rows, row{ex.Method, ex.Path, "none"})
+		rows = append(rows, row{ex.Method, ex.Path, RoleMain})
 	}
 	if len(rows) < 40 {
 		t.Fatalf("want at least 40 rows, have %d", len(rows))
 	}
-	all := endpointAllWriters()
+	p := classifyPlan(t, true)
 	for _, r := range rows {
-		path := r.path
-		if i := strings.IndexByte(path, '?'); i >= 0 {
-			path = path[:i] // HAProxy matches on path, without the query
-		}
-		if got := endpointClassify(r.method, path, all); got != r.want {
-			t.Errorf("%s %s: got %s, want %s", r.method, r.path, got, r.want)
+		if got := roleServing(t, p, r.method, r.path); got != r.want {
+			t.Errorf("%s %s: served by %s, want %s", r.method, r.path, got, r.want)
 		}
 	}
 }
@@ -326,24 +342,30 @@ func TestEndpointClassify(t *testing.T) {
 // writers' paths fall back to generic workers (GET-only lines, device lists)
 // or to main.
 func TestEndpointClassifyWithoutWriters(t *testing.T) {
-	rows := []struct{ method, path, want string }{
-		{"GET", "/_matrix/client/v3/pushrules/", "generic"},
-		{"PUT", "/_matrix/client/v3/pushrules/global/override/my.rule", "none"},
-		{"DELETE", "/_matrix/client/v3/pushrules/global/override/my.rule", "none"},
-		{"GET", "/_matrix/client/v3/presence/@u:example.org/status", "generic"},
-		{"PUT", "/_matrix/client/v3/presence/@u:example.org/status", "none"},
-		{"GET", "/_matrix/client/v3/user/@u:example.org/account_data/m.direct", "generic"},
-		{"PUT", "/_matrix/client/v3/user/@u:example.org/account_data/m.direct", "none"},
-		{"PUT", "/_matrix/client/v3/rooms/!abc:example.org/typing/@u:example.org", "none"},
-		{"PUT", "/_matrix/client/v3/sendToDevice/m.room.encrypted/txn123", "none"},
-		{"POST", "/_matrix/client/v3/rooms/!abc:example.org/receipt/m.read/$ev1", "none"},
-		{"POST", "/_matrix/client/v3/keys/upload", "generic"},
-		{"DELETE", "/_matrix/client/v3/devices/ABCDEFGH", "generic"},
-		{"PUT", "/_matrix/client/unstable/io.element.msc4306/rooms/!abc:example.org/thread/$root/subscription", "none"},
+	rows := []struct {
+		method, path string
+		want         Role
+	}{
+		{"GET", "/_matrix/client/v3/pushrules/", RoleGenericWorker},
+		{"PUT", "/_matrix/client/v3/pushrules/global/override/my.rule", RoleMain},
+		{"DELETE", "/_matrix/client/v3/pushrules/global/override/my.rule", RoleMain},
+		{"GET", "/_matrix/client/v3/presence/@u:example.org/status", RoleGenericWorker},
+		{"PUT", "/_matrix/client/v3/presence/@u:example.org/status", RoleMain},
+		{"GET", "/_matrix/client/v3/user/@u:example.org/account_data/m.direct", RoleGenericWorker},
+		{"PUT", "/_matrix/client/v3/user/@u:example.org/account_data/m.direct", RoleMain},
+		{"PUT", "/_matrix/client/v3/rooms/!abc:example.org/typing/@u:example.org", RoleMain},
+		{"PUT", "/_matrix/client/v3/sendToDevice/m.room.encrypted/txn123", RoleMain},
+		{"POST", "/_matrix/client/v3/rooms/!abc:example.org/receipt/m.read/$ev1", RoleMain},
+		{"POST", "/_matrix/client/v3/keys/upload", RoleGenericWorker},
+		{"DELETE", "/_matrix/client/v3/devices/ABCDEFGH", RoleGenericWorker},
+		{"PUT", "/_matrix/client/unstable/io.element.msc4306/rooms/!abc:example.org/thread/$root/subscription", RoleMain},
+		{"POST", "/_matrix/client/unstable/org.matrix.msc4140/delayed_events/syd_abcdefghij/restart", RoleGenericWorker},
+		{"POST", "/_matrix/client/unstable/org.matrix.msc4140/delayed_events/syd_abcdefghij/send", RoleMain},
 	}
+	p := classifyPlan(t, false)
 	for _, r := range rows {
-		if got := endpointClassify(r.method, r.path, nil); got != r.want {
-			t.Errorf("no writers: %s %s: got %s, want %s", r.method, r.path, got, r.want)
+		if got := roleServing(t, p, r.method, r.path); got != r.want {
+			t.Errorf("no writers: %s %s: served by %s, want %s", r.method, r.path, got, r.want)
 		}
 	}
 }

@@ -154,7 +154,8 @@ var RequestCases = []RequestCase{
 	{"POST", "/_matrix/client/v3/account/password", all(bMain)},
 	{"POST", "/_matrix/client/v3/account/3pid/add", all(bMain)},
 	{"GET", "/_synapse/admin/v1/server_version", all(bMain)},
-	{"GET", "/_synapse/admin/v2/users/@alice:example.org", all(bMain)},
+	{"GET", "/_synapse/admin/v2/users/@alice:example.org", all(bGeneric)}, // GET only (v1.157.0)
+	{"GET", "/_synapse/admin/v2/users/@alice:example.org/devices", all(bMain)},
 	{"GET", "/_synapse/admin/v1/rooms/!room:example.org/members", all(bMain)},
 	{"GET", "/_synapse/admin/v1/users/@alice:example.org/media/extra", all(bMain)}, // users/.*/media$ is anchored
 	{"GET", "/_matrix/client/v3/auth/m.login.recaptcha/fallback/web?session=abc", all(bMain)},
@@ -162,6 +163,9 @@ var RequestCases = []RequestCase{
 	{"GET", "/_synapse/client/pick_idp", all(bMain)},
 	{"POST", "/_matrix/client/unstable/org.matrix.msc4140/delayed_events/syd_abcdefghij", all(bMain)},
 	{"GET", "/_matrix/client/unstable/org.matrix.msc4140/delayed_events", all(bGeneric)},
+	{"POST", "/_matrix/client/unstable/org.matrix.msc4140/delayed_events/syd_abcdefghij/restart", all(bGeneric)},
+	{"POST", "/_matrix/client/unstable/org.matrix.msc4140/delayed_events/syd_abcdefghij/cancel", all(bMain)},
+	{"GET", "/_synapse/media/anything", all(bMain)}, // no process serves /_synapse/media/
 	{"GET", "/_matrix/client/v3/pushers", all(bMain)},
 	{"POST", "/_matrix/client/v3/rooms/!room:example.org/upgrade", all(bMain)},
 	{"POST", "/_matrix/client/v1/login/get_token", all(bMain)},
@@ -253,6 +257,7 @@ var RequestCases = []RequestCase{
 	{"GET", "/_matrix/client/v3/rooms/!room:example.org/event/$event", all(bGeneric)},
 	{"GET", "/_matrix/client/v3/rooms/!room:example.org/aliases", all(bGeneric)},
 	{"GET", "/_matrix/client/v1/rooms/!room:example.org/relations/$event", all(bGeneric)},
+	{"GET", "/_matrix/client/v1/room_summary/!room:example.org?via=example.org", all(bGeneric)},
 	{"POST", "/_matrix/client/v3/keys/query", all(bGeneric)},
 	{"POST", "/_matrix/client/v3/keys/claim", all(bGeneric)},
 	{"GET", "/_matrix/client/v3/keys/changes?from=a&to=b", all(bGeneric)},
