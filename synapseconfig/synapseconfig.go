@@ -181,10 +181,18 @@ func Shared(c *config.Config, p *plan.Plan, ext External) map[string]any {
 
 	// Federation. An empty federation_sender_instances means nobody sends:
 	// emit it only with senders, or when federation is off on purpose.
+	//
+	// trusted_key_servers is always set: left out, Synapse defaults to
+	// matrix.org and logs a warning on every start of every process. With
+	// federation on we choose matrix.org (the key server every other
+	// homeserver trusts by default, and what Synapse would pick) and
+	// suppress the warning that exists only to make that choice explicit.
 	if c.Federation.Enabled {
 		if len(p.FederationSenders) > 0 {
 			hs["federation_sender_instances"] = p.FederationSenders
 		}
+		hs["trusted_key_servers"] = []any{map[string]any{"server_name": "matrix.org"}}
+		hs["suppress_key_server_warning"] = true
 	} else {
 		hs["federation_sender_instances"] = []string{}
 		hs["federation_domain_whitelist"] = []string{} // accept from nobody

@@ -87,12 +87,20 @@ func TestSharedConfig(t *testing.T) {
 				if _, ok := hs["federation_domain_whitelist"]; ok {
 					t.Errorf("federation on but a whitelist is set")
 				}
+				// Explicit, so that Synapse does not warn on every start.
+				tks, _ := hs["trusted_key_servers"].([]any)
+				if len(tks) != 1 || tks[0].(map[string]any)["server_name"] != "matrix.org" || hs["suppress_key_server_warning"] != true {
+					t.Errorf("federation on: trusted_key_servers = %v, suppress_key_server_warning = %v", hs["trusted_key_servers"], hs["suppress_key_server_warning"])
+				}
 			} else {
 				if !hasSenders || len(senders.([]any)) != 0 {
 					t.Errorf("federation off: federation_sender_instances = %v, want []", senders)
 				}
 				if wl, ok := hs["federation_domain_whitelist"]; !ok || len(wl.([]any)) != 0 {
 					t.Errorf("federation off: federation_domain_whitelist = %v, want []", wl)
+				}
+				if tks, ok := hs["trusted_key_servers"]; !ok || len(tks.([]any)) != 0 {
+					t.Errorf("federation off: trusted_key_servers = %v, want [] (set, so Synapse neither defaults to matrix.org nor warns)", tks)
 				}
 			}
 
