@@ -62,19 +62,9 @@ func NewHAProxyRouter(ctx *pulumi.Context, name string, args *HAProxyRouterArgs,
 	if args == nil || args.Config == nil || args.Plan == nil || args.Namespace == nil {
 		return nil, fmt.Errorf("components: HAProxyRouter %s: Namespace, Config and Plan are required", name)
 	}
-	files, err := router.Render(args.Plan, router.Options{
-		ConfigDir: router.DefaultConfigDir,
-		WellKnown: synapseconfig.WellKnown(args.Config),
-	})
+	files, data, err := renderRouterFiles(args.Config, args.Plan)
 	if err != nil {
 		return nil, err
-	}
-	data := pulumi.StringMap{router.ConfigFileName: pulumi.String(files.Config)}
-	for k, v := range files.Maps {
-		if k == router.ConfigFileName {
-			return nil, fmt.Errorf("components: HAProxyRouter: a map file is named %s", k)
-		}
-		data[k] = pulumi.String(v)
 	}
 	svc := args.Plan.HAProxy()
 	c := &HAProxyRouter{Files: files, Service: svc, ConfigMapName: contentName(plan.HAProxyConfigMapName, RouterChecksum(files))}
@@ -92,98 +82,16 @@ func NewHAProxyRouter(ctx *pulumi.Context, name string, args *HAProxyRouterArgs,
 	if err != nil {
 		return nil, err
 	}
-
-	probe := func(period, failures int) *corev1.ProbeArgs {
-		return &corev1.ProbeArgs{
-			HttpGet:          &corev1.HTTPGetActionArgs{Path: pulumi.String(router.HealthURI), Port: pulumi.String(router.PortNameHTTP)},
-			PeriodSeconds:    pulumi.Int(period),
-			TimeoutSeconds:   pulumi.Int(3),
-			FailureThreshold: pulumi.Int(failures),
-		}
-	}
-	ports := corev1.ContainerPortArray{}
-	for _, p := range router.Ports {
-		ports = append(ports, corev1.ContainerPortArgs{Name: pulumi.String(p.Name), ContainerPort: pulumi.Int(p.Port), Protocol: pulumi.String("TCP")})
-	}
-	selector := HAProxySelector()
-	cfgPath := router.DefaultConfigDir + "/" + router.ConfigFileName
 	c.Deployment, err = appsv1.NewDeployment(ctx, name+"-deployment", &appsv1.DeploymentArgs{
 		Metadata: meta(plan.HAProxyName),
-		Spec: &appsv1.DeploymentSpecArgs{
-			Replicas: pulumi.Int(args.Config.HAProxy.Replicas),
-			Selector: &metav1.LabelSelectorArgs{MatchLabels: selector},
-			Strategy: &appsv1.DeploymentStrategyArgs{
-				Type: pulumi.String("RollingUpdate"),
-				RollingUpdate: &appsv1.RollingUpdateDeploymentArgs{
-					MaxSurge: pulumi.Int(1), MaxUnavailable: pulumi.Int(0),
-				},
-			},
-			Template: &corev1.PodTemplateSpecArgs{
-				Metadata: &metav1.ObjectMetaArgs{
-					Labels:      MetaLabels(plan.HAProxyName, ComponentRouter),
-					Annotations: pulumi.StringMap{AnnotationChecksum: pulumi.String(RouterChecksum(files))},
-				},
-				Spec: &corev1.PodSpecArgs{
-					AutomountServiceAccountToken:  pulumi.Bool(false),
-					EnableServiceLinks:            pulumi.Bool(false),
-					TerminationGracePeriodSeconds: pulumi.Int(haproxyTerminationGrace),
-					SecurityContext:               PodSecurity(HAProxyUID),
-					Containers: corev1.ContainerArray{corev1.ContainerArgs{
-						Name:  pulumi.String("haproxy"),
-						Image: pulumi.String(args.Config.HAProxy.Image),
-						// Master-worker in the foreground: what the image's
-						// entrypoint adds, spelt out because command is set.
-						Command: pulumi.ToStringArray([]string{"haproxy", "-W", "-db", "-f", cfgPath}),
-						Ports:   ports,
-						VolumeMounts: corev1.VolumeMountArray{
-							corev1.VolumeMountArgs{Name: pulumi.String("config"), MountPath: pulumi.String(router.DefaultConfigDir), ReadOnly: pulumi.Bool(true)},
-							corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")},
-						},
-						ReadinessProbe:  probe(5, 3),
-						LivenessProbe:   probe(10, 6),
-						Resources:       resources(haproxyResources),
-						SecurityContext: ContainerSecurity(),
-					}},
-					Volumes: corev1.VolumeArray{
-						corev1.VolumeArgs{Name: pulumi.String("config"), ConfigMap: &corev1.ConfigMapVolumeSourceArgs{Name: pulumi.String(c.ConfigMapName)}},
-						corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}},
-					},
-					Affinity: &corev1.AffinityArgs{PodAntiAffinity: &corev1.PodAntiAffinityArgs{
-						PreferredDuringSchedulingIgnoredDuringExecution: corev1.WeightedPodAffinityTermArray{corev1.WeightedPodAffinityTermArgs{
-							Weight: pulumi.Int(100),
-							PodAffinityTerm: corev1.PodAffinityTermArgs{
-								TopologyKey:   pulumi.String(hostnameKey),
-								LabelSelector: &metav1.LabelSelectorArgs{MatchLabels: selector},
-							},
-						}},
-					}},
-				},
-			},
-		},
+		Spec:     haproxyDeploymentSpec(args.Config, files, c.ConfigMapName),
 	}, pulumi.Parent(c), pulumi.DependsOn([]pulumi.Resource{c.ConfigMap}))
 	if err != nil {
 		return nil, err
 	}
-
-	servicePorts := corev1.ServicePortArray{corev1.ServicePortArgs{
-		Name: pulumi.String(svc.PortName), Port: pulumi.Int(svc.Port),
-		TargetPort: pulumi.String(router.PortNameHTTP), Protocol: pulumi.String("TCP"),
-	}}
-	if args.Config.Monitoring.Enabled {
-		// The exporter port, for the ServiceMonitor. It is not behind the
-		// Ingress, which only names the client port.
-		servicePorts = append(servicePorts, corev1.ServicePortArgs{
-			Name: pulumi.String(router.PortNameStats), Port: pulumi.Int(router.PortStats),
-			TargetPort: pulumi.String(router.PortNameStats), Protocol: pulumi.String("TCP"),
-		})
-	}
 	service, err := corev1.NewService(ctx, name+"-service", &corev1.ServiceArgs{
 		Metadata: meta(svc.Name),
-		Spec: &corev1.ServiceSpecArgs{
-			Type:     pulumi.String("ClusterIP"),
-			Selector: selector,
-			Ports:    servicePorts,
-		},
+		Spec:     haproxyServiceSpec(args.Config, svc),
 	}, pulumi.Parent(c))
 	if err != nil {
 		return nil, err
@@ -193,7 +101,7 @@ func NewHAProxyRouter(ctx *pulumi.Context, name string, args *HAProxyRouterArgs,
 			Metadata: meta(plan.HAProxyName),
 			Spec: &policyv1.PodDisruptionBudgetSpecArgs{
 				MaxUnavailable:             pulumi.Int(1),
-				Selector:                   &metav1.LabelSelectorArgs{MatchLabels: selector},
+				Selector:                   &metav1.LabelSelectorArgs{MatchLabels: HAProxySelector()},
 				UnhealthyPodEvictionPolicy: pulumi.String("AlwaysAllow"),
 			},
 		}, pulumi.Parent(c)); err != nil {
@@ -201,7 +109,7 @@ func NewHAProxyRouter(ctx *pulumi.Context, name string, args *HAProxyRouterArgs,
 		}
 	}
 	if args.Config.Monitoring.Enabled {
-		if _, err := newMonitor(ctx, name+"-servicemonitor", args.Namespace, plan.HAProxyName, ComponentRouter, selector,
+		if _, err := newMonitor(ctx, name+"-servicemonitor", args.Namespace, plan.HAProxyName, ComponentRouter, HAProxySelector(),
 			router.PortNameStats, router.MetricsURI, c, service); err != nil {
 			return nil, err
 		}
@@ -214,6 +122,125 @@ func NewHAProxyRouter(ctx *pulumi.Context, name string, args *HAProxyRouterArgs,
 		return nil, err
 	}
 	return c, nil
+}
+
+// renderRouterFiles renders haproxy.cfg and the map files from the plan,
+// and the ConfigMap data that holds them side by side in one directory.
+func renderRouterFiles(c *config.Config, p *plan.Plan) (*router.Files, pulumi.StringMap, error) {
+	files, err := router.Render(p, router.Options{
+		ConfigDir: router.DefaultConfigDir,
+		WellKnown: synapseconfig.WellKnown(c),
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	data := pulumi.StringMap{router.ConfigFileName: pulumi.String(files.Config)}
+	for k, v := range files.Maps {
+		if k == router.ConfigFileName {
+			return nil, nil, fmt.Errorf("components: HAProxyRouter: a map file is named %s", k)
+		}
+		data[k] = pulumi.String(v)
+	}
+	return files, data, nil
+}
+
+// haproxyDeploymentSpec runs HAProxy on the ConfigMap configMapName: a
+// surge-only rolling update (a replica is never down before its successor
+// is ready), a checksum of the files on the template, replicas spread over
+// nodes.
+func haproxyDeploymentSpec(c *config.Config, files *router.Files, configMapName string) *appsv1.DeploymentSpecArgs {
+	selector := HAProxySelector()
+	return &appsv1.DeploymentSpecArgs{
+		Replicas: pulumi.Int(c.HAProxy.Replicas),
+		Selector: &metav1.LabelSelectorArgs{MatchLabels: selector},
+		Strategy: &appsv1.DeploymentStrategyArgs{
+			Type: pulumi.String("RollingUpdate"),
+			RollingUpdate: &appsv1.RollingUpdateDeploymentArgs{
+				MaxSurge: pulumi.Int(1), MaxUnavailable: pulumi.Int(0),
+			},
+		},
+		Template: &corev1.PodTemplateSpecArgs{
+			Metadata: &metav1.ObjectMetaArgs{
+				Labels:      MetaLabels(plan.HAProxyName, ComponentRouter),
+				Annotations: pulumi.StringMap{AnnotationChecksum: pulumi.String(RouterChecksum(files))},
+			},
+			Spec: &corev1.PodSpecArgs{
+				AutomountServiceAccountToken:  pulumi.Bool(false),
+				EnableServiceLinks:            pulumi.Bool(false),
+				TerminationGracePeriodSeconds: pulumi.Int(haproxyTerminationGrace),
+				SecurityContext:               PodSecurity(HAProxyUID),
+				Containers:                    corev1.ContainerArray{haproxyContainer(c)},
+				Volumes: corev1.VolumeArray{
+					corev1.VolumeArgs{Name: pulumi.String("config"), ConfigMap: &corev1.ConfigMapVolumeSourceArgs{Name: pulumi.String(configMapName)}},
+					corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}},
+				},
+				Affinity: &corev1.AffinityArgs{PodAntiAffinity: &corev1.PodAntiAffinityArgs{
+					PreferredDuringSchedulingIgnoredDuringExecution: corev1.WeightedPodAffinityTermArray{corev1.WeightedPodAffinityTermArgs{
+						Weight: pulumi.Int(100),
+						PodAffinityTerm: corev1.PodAffinityTermArgs{
+							TopologyKey:   pulumi.String(hostnameKey),
+							LabelSelector: &metav1.LabelSelectorArgs{MatchLabels: selector},
+						},
+					}},
+				}},
+			},
+		},
+	}
+}
+
+// haproxyContainer is the HAProxy container: the config mounted read-only,
+// /tmp writable (the root filesystem is not), probes on the health URI.
+func haproxyContainer(c *config.Config) corev1.ContainerArgs {
+	probe := func(period, failures int) *corev1.ProbeArgs {
+		return &corev1.ProbeArgs{
+			HttpGet:          &corev1.HTTPGetActionArgs{Path: pulumi.String(router.HealthURI), Port: pulumi.String(router.PortNameHTTP)},
+			PeriodSeconds:    pulumi.Int(period),
+			TimeoutSeconds:   pulumi.Int(3),
+			FailureThreshold: pulumi.Int(failures),
+		}
+	}
+	ports := corev1.ContainerPortArray{}
+	for _, p := range router.Ports {
+		ports = append(ports, corev1.ContainerPortArgs{Name: pulumi.String(p.Name), ContainerPort: pulumi.Int(p.Port), Protocol: pulumi.String("TCP")})
+	}
+	cfgPath := router.DefaultConfigDir + "/" + router.ConfigFileName
+	return corev1.ContainerArgs{
+		Name:  pulumi.String("haproxy"),
+		Image: pulumi.String(c.HAProxy.Image),
+		// Master-worker in the foreground: what the image's entrypoint
+		// adds, spelt out because command is set.
+		Command: pulumi.ToStringArray([]string{"haproxy", "-W", "-db", "-f", cfgPath}),
+		Ports:   ports,
+		VolumeMounts: corev1.VolumeMountArray{
+			corev1.VolumeMountArgs{Name: pulumi.String("config"), MountPath: pulumi.String(router.DefaultConfigDir), ReadOnly: pulumi.Bool(true)},
+			corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")},
+		},
+		ReadinessProbe:  probe(5, 3),
+		LivenessProbe:   probe(10, 6),
+		Resources:       resources(haproxyResources),
+		SecurityContext: ContainerSecurity(),
+	}
+}
+
+// haproxyServiceSpec is the client Service (the Ingress's backend) and,
+// with monitoring, the exporter port the ServiceMonitor scrapes; the
+// Ingress only names the client port.
+func haproxyServiceSpec(c *config.Config, svc plan.Service) *corev1.ServiceSpecArgs {
+	ports := corev1.ServicePortArray{corev1.ServicePortArgs{
+		Name: pulumi.String(svc.PortName), Port: pulumi.Int(svc.Port),
+		TargetPort: pulumi.String(router.PortNameHTTP), Protocol: pulumi.String("TCP"),
+	}}
+	if c.Monitoring.Enabled {
+		ports = append(ports, corev1.ServicePortArgs{
+			Name: pulumi.String(router.PortNameStats), Port: pulumi.Int(router.PortStats),
+			TargetPort: pulumi.String(router.PortNameStats), Protocol: pulumi.String("TCP"),
+		})
+	}
+	return &corev1.ServiceSpecArgs{
+		Type:     pulumi.String("ClusterIP"),
+		Selector: HAProxySelector(),
+		Ports:    ports,
+	}
 }
 
 // haproxyResources: HAProxy is event-driven and light; memory grows with
