@@ -936,3 +936,44 @@ func TestQuantitiesAreCanonical(t *testing.T) {
 		})
 	}
 }
+
+// TestMediaWorkersRunTheS3Image: with S3 on, every container that runs or
+// checks a media worker uses mediaImage (the stock image has no
+// synapse-s3-storage-provider, and a media worker loads it at start-up:
+// ContentRepositoryConfig imports every media_storage_providers module on
+// processes that can load the media repository). Every other Synapse
+// container runs the stock image.
+func TestMediaWorkersRunTheS3Image(t *testing.T) {
+	t.Parallel()
+	for _, tc := range stackCases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			raw := rawConfig(t, tc)
+			cfg, err := config.Parse(raw)
+			require.NoError(t, err)
+			s, p := deploy(t, tc)
+			media, ok := p.Process(plan.RoleMediaRepository)
+			require.True(t, ok, "no media repository pool")
+			if cfg.MinIO.Enabled {
+				require.NotEqual(t, cfg.Image, cfg.MediaImage, "the stack enables S3 but its mediaImage is the stock image")
+			}
+			checked := 0
+			for _, w := range workloads(s) {
+				for _, c := range w.containers() {
+					name, image := digString(c, "name"), digString(c, "image")
+					runsMedia := w.isSynapse() && w.Name == media.Name
+					checksMedia := name == "check-"+string(plan.RoleMediaRepository)
+					switch {
+					case runsMedia || checksMedia:
+						checked++
+						assert.Equal(t, cfg.MediaImage, image, "%s %s container %s", w.Kind, w.Name, name)
+					case w.isSynapse() || strings.HasPrefix(name, "check-"):
+						assert.Equal(t, cfg.Image, image, "%s %s container %s", w.Kind, w.Name, name)
+					}
+				}
+			}
+			// The media pool's init and Synapse containers, and its check.
+			assert.GreaterOrEqual(t, checked, 3, "media containers found")
+		})
+	}
+}
