@@ -6,7 +6,13 @@
 #
 # Usage:
 #   kubeapi.sh build            build kube-apiserver + kubectl into the cache
+#                               (minutes; needs the Go module proxy or a warm
+#                               module cache)
 #   kubeapi.sh crds             fetch the CNPG / prometheus-operator CRDs
+#   kubeapi.sh check            exit 0 if `start` has everything it needs, else
+#                               exit 3 naming each missing prerequisite and the
+#                               command that provides it (never builds or
+#                               downloads anything)
 #   kubeapi.sh start <workdir>  start etcd + kube-apiserver, apply the CRDs
 #   kubeapi.sh stop <workdir>   stop exactly the processes `start` started
 #   kubeapi.sh cache-dir        print the versioned cache directory
@@ -20,6 +26,8 @@
 #
 # Exit codes: 0 ok, 1 failure, 3 a prerequisite is missing (callers such as
 # internal/kubeapitest turn 3 into a test skip unless REQUIRE_REAL_TOOLS=1).
+# Tests only run `check`, `start` and `stop`: they never build or download,
+# so `go test ./...` stays fast and works offline.
 set -euo pipefail
 
 K8S_VERSION=v1.36.3
@@ -43,13 +51,6 @@ CRD_NAMES=(
 
 log() { printf 'kubeapi: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
-# missing: a prerequisite is absent; exit 3 so callers can skip instead of fail.
-missing() { log "missing prerequisite: $*"; exit 3; }
-
-need_cmd() {
-	command -v "$1" >/dev/null 2>&1 || missing "'$1' not found${2:+ ($2)}"
-}
-
 cmd_cache_dir() { printf '%s\n' "$CACHE"; }
 
 cmd_build() {
@@ -62,8 +63,8 @@ cmd_build() {
 		log "binaries cached in $CACHE"
 		return 0
 	fi
-	need_cmd go "the Go toolchain builds kube-apiserver and kubectl"
-	log "building kube-apiserver + kubectl $K8S_VERSION (cold: ~4 min, 2 cores)"
+	command -v go >/dev/null 2>&1 || die "'go' not found: the Go toolchain builds kube-apiserver and kubectl"
+	log "building kube-apiserver + kubectl $K8S_VERSION (cold: ~6 min on 2 cores)"
 	local tmp start
 	# Leftovers of an interrupted build (we hold the lock, so none is live).
 	rm -rf "$CACHE"/.tmp-build.*
@@ -85,9 +86,9 @@ cmd_build() {
 		-ldflags "$ldflags" -o "$tmp/" \
 		k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl); then
 		rm -rf "$tmp"
-		# Most likely offline with an empty module cache; treat as missing
-		# so local runs without network skip instead of failing.
-		missing "go build of kube-apiserver/kubectl failed (offline?)"
+		# Only people and CI run `build` (tests never do), so a failure is
+		# a failure, not a skip.
+		die "go build of kube-apiserver/kubectl failed (offline with an empty module cache?)"
 	fi
 	# Move into place only when both exist, so an interrupted build never
 	# looks cached.
@@ -104,13 +105,13 @@ cmd_crds() {
 		file="${entry#*|}"
 		dest="$CACHE/crds/$(basename "$file")"
 		[[ -s "$dest" ]] && continue
-		need_cmd go "go mod download fetches the CRDs"
+		command -v go >/dev/null 2>&1 || die "'go' not found: go mod download fetches the CRDs"
 		# Run outside any module so `go mod download` neither needs nor edits
 		# a go.mod; GOFLAGS cleared so e.g. -mod=vendor cannot interfere.
 		scratch="$(mktemp -d)"
 		if ! json="$(cd "$scratch" && GOFLAGS='' GO111MODULE=on go mod download -json "$mod")"; then
 			rmdir "$scratch"
-			missing "go mod download $mod failed (offline?): $json"
+			die "go mod download $mod failed (offline?): $json"
 		fi
 		rmdir "$scratch"
 		dir="$(printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')"
@@ -120,6 +121,55 @@ cmd_crds() {
 		mv "$dest.tmp" "$dest"
 		log "CRD $(basename "$file") from $mod"
 	done
+}
+
+# how_to SUBCOMMAND prints the command that runs this script's SUBCOMMAND from
+# the repository root, with KUBEAPI_CACHE if the caller set one, so that a
+# skip message can be pasted as is.
+how_to() {
+	local prefix=""
+	[[ -z "${KUBEAPI_CACHE:-}" ]] || prefix="KUBEAPI_CACHE=$(printf '%q' "$KUBEAPI_CACHE") "
+	printf '%sbash hack/kubeapi/kubeapi.sh %s' "$prefix" "$1"
+}
+
+# check_prereqs prints one line per missing prerequisite of `start` (what is
+# missing: the command that provides it) and returns 1 if any is missing.
+check_prereqs() {
+	local bad=0 tool crd
+	local -A pkg=([etcd]=etcd-server [openssl]=openssl [flock]=util-linux)
+	for tool in etcd openssl flock; do
+		if ! command -v "$tool" >/dev/null 2>&1; then
+			printf "'%s' not found: run 'apt-get install %s' (Debian/Ubuntu)\n" "$tool" "${pkg[$tool]}"
+			bad=1
+		fi
+	done
+	if [[ ! -x "$CACHE/kube-apiserver" || ! -x "$CACHE/kubectl" ]]; then
+		printf "kube-apiserver and kubectl %s are not built in %s: run '%s' from the repository root (cold: ~6 min on 2 cores; needs the Go module proxy)\n" \
+			"$K8S_VERSION" "$CACHE" "$(how_to build)"
+		bad=1
+	fi
+	for crd in "${CRD_SOURCES[@]}"; do
+		if [[ ! -s "$CACHE/crds/$(basename "${crd#*|}")" ]]; then
+			printf "CRDs are not fetched into %s/crds: run '%s' from the repository root (seconds; needs the Go module proxy)\n" \
+				"$CACHE" "$(how_to crds)"
+			bad=1
+			break
+		fi
+	done
+	return "$bad"
+}
+
+cmd_check() {
+	local out
+	if out="$(check_prereqs)"; then
+		log "ready: etcd, openssl, flock; kube-apiserver, kubectl and CRDs in $CACHE"
+		return 0
+	fi
+	local line
+	while IFS= read -r line; do
+		log "missing prerequisite: $line"
+	done <<<"$out"
+	exit 3
 }
 
 # free_port prints a TCP port on 127.0.0.1 that nothing listens on now.
@@ -321,15 +371,7 @@ cmd_start() {
 	mkdir -p "$wd"
 	wd="$(cd "$wd" && pwd)"
 	[[ ! -f "$wd/kube-apiserver.pid" ]] || die "$wd already has a running server (stop it first)"
-	need_cmd etcd "apt-get install etcd-server"
-	need_cmd openssl "apt-get install openssl"
-	need_cmd flock "apt-get install util-linux"
-	[[ -x "$CACHE/kube-apiserver" && -x "$CACHE/kubectl" ]] ||
-		missing "binaries not built: run '$0 build'"
-	local crd
-	for crd in "${CRD_SOURCES[@]}"; do
-		[[ -s "$CACHE/crds/$(basename "${crd#*|}")" ]] || missing "CRDs not fetched: run '$0 crds'"
-	done
+	cmd_check
 	mkdir -p "$wd/logs"
 	local t0=$SECONDS
 	gen_pki "$wd/pki"
@@ -422,6 +464,7 @@ main() {
 	case "$sub" in
 	build) cmd_build "$@" ;;
 	crds) cmd_crds "$@" ;;
+	check) cmd_check ;;
 	start) cmd_start "$@" ;;
 	stop) cmd_stop "$@" ;;
 	cache-dir) cmd_cache_dir ;;

@@ -5,8 +5,9 @@
 // What a server-side dry-run against it checks that offline linting does
 // not: the API server's own OpenAPI schemas with strict field validation
 // (unknown or duplicate fields fail), CRD structural schemas (CNPG Cluster,
-// ServiceMonitor), admission (Pod Security "restricted" enforced on the
-// namespace) and defaulting/validation of every built-in kind.
+// ServiceMonitor), admission (Pod Security at the level the rendered
+// Namespace's own labels set) and defaulting/validation of every built-in
+// kind.
 //
 // A test calls Start once (it costs a few seconds) and then DryRunDir for
 // each directory of rendered manifests:
@@ -17,14 +18,22 @@
 //		t.Fatal(res)
 //	}
 //
-// When a prerequisite is missing (bash, etcd, openssl, or the Kubernetes
-// binaries cannot be built, e.g. offline), Start skips the test, unless the
-// environment sets REQUIRE_REAL_TOOLS=1 (as CI does), in which case it fails.
+// Tests never build or download anything. Start needs etcd and openssl on
+// PATH and kube-apiserver, kubectl and the CRDs in the cache, put there once
+// by
+//
+//	bash hack/kubeapi/kubeapi.sh build   # minutes, cold
+//	bash hack/kubeapi/kubeapi.sh crds
+//
+// When any is missing it skips the test with a message naming the command
+// to run, unless the environment sets REQUIRE_REAL_TOOLS=1 (as CI does), in
+// which case it fails (internal/realtools).
 package kubeapitest
 
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -101,8 +110,8 @@ func runScript(t testing.TB, script string, timeout time.Duration, env []string,
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = &out
-	// Own process group, so a timeout also ends the script's children (go
-	// build, flock) rather than just bash.
+	// Own process group, so a timeout also ends the script's children
+	// (openssl, kubectl polls) rather than just bash.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	// The script's background processes redirect their own output, so Wait
@@ -123,38 +132,29 @@ func runScript(t testing.TB, script string, timeout time.Duration, env []string,
 	return 0, nil
 }
 
-// Start builds (or reuses the cached) kube-apiserver and kubectl, fetches
-// the CRDs, starts etcd and kube-apiserver in t.TempDir() and stops them in
-// t.Cleanup. See the package doc for when it skips.
+// Start starts etcd and kube-apiserver in t.TempDir(), applies the CRDs,
+// and stops both in t.Cleanup. It uses the kube-apiserver, kubectl and CRDs
+// that `bash hack/kubeapi/kubeapi.sh build` and `... crds` put into the
+// cache ($KUBEAPI_CACHE, default ~/.cache/synapse-kubeapi) and never builds
+// or downloads anything itself. When any of them, etcd or openssl is
+// missing, it skips the test with the command that provides it, or fails it
+// when REQUIRE_REAL_TOOLS=1 (realtools.Missing).
 func Start(t testing.TB) *Server {
 	t.Helper()
 	if testing.Short() && !realtools.Required() {
 		t.Skip("skipping real kube-apiserver test in -short mode")
 	}
-	if _, err := exec.LookPath("bash"); err != nil {
-		skipOrFail(t, "bash not found")
-	}
+	realtools.LookPath(t, "bash", "apt-get install bash")
 	script, err := findScript()
 	if err != nil {
 		t.Fatalf("kubeapitest: %v", err)
 	}
-	// A cold build takes minutes; CI builds beforehand (kubeapi.sh build),
-	// so here it normally only finds the cached binaries.
-	steps := []struct {
-		args    []string
-		timeout time.Duration
-	}{
-		{[]string{"build"}, 20 * time.Minute},
-		{[]string{"crds"}, 5 * time.Minute},
-	}
-	for _, s := range steps {
-		code, err := runScript(t, script, s.timeout, nil, s.args...)
-		if code == exitMissing {
-			skipOrFail(t, "%v", err)
-		}
-		if err != nil {
-			t.Fatalf("kubeapitest: %v", err)
-		}
+	// `check` only looks: etcd, openssl and flock on PATH, the binaries and
+	// CRDs in the cache. It names each missing one with its command.
+	if code, err := runScript(t, script, time.Minute, nil, "check"); code == exitMissing {
+		skipOrFail(t, "%s", missingPrereqs(err))
+	} else if err != nil {
+		t.Fatalf("kubeapitest: %v", err)
 	}
 	cacheOut, err := exec.Command("bash", script, "cache-dir").Output()
 	if err != nil {
@@ -181,12 +181,27 @@ func Start(t testing.TB) *Server {
 	env := []string{"KUBEAPI_PARENT_PID=" + strconv.Itoa(os.Getpid())}
 	code, err := runScript(t, script, 5*time.Minute, env, "start", dir)
 	if code == exitMissing {
-		skipOrFail(t, "%v", err)
+		skipOrFail(t, "%s", missingPrereqs(err))
 	}
 	if err != nil {
 		t.Fatalf("kubeapitest: %v", err)
 	}
 	return s
+}
+
+// missingPrereqs extracts kubeapi.sh's "missing prerequisite: ..." lines
+// (each naming the command to run) from a failed run's output.
+func missingPrereqs(err error) string {
+	var lines []string
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if _, what, ok := strings.Cut(line, "missing prerequisite: "); ok {
+			lines = append(lines, what)
+		}
+	}
+	if len(lines) == 0 {
+		return err.Error()
+	}
+	return strings.Join(lines, "; ")
 }
 
 // Kubectl runs the server's kubectl against it.
@@ -242,6 +257,10 @@ type Finding struct {
 	// Applied says the object was applied for real rather than dry-run
 	// (Namespaces and CRDs, which later objects depend on).
 	Applied bool
+	// Namespace is the namespace the object was judged in: its own
+	// metadata.namespace, else DryRunDir's default (meaningless for
+	// cluster-scoped kinds).
+	Namespace string
 }
 
 // Failed reports whether the object was rejected or drew a warning.
@@ -294,36 +313,76 @@ func (r Result) String() string {
 	return b.String()
 }
 
-// Pod Security labels put on every namespace the harness creates.
-const namespaceTmpl = `apiVersion: v1
+// restrictedNamespace is what EnsureNamespace creates for hand-written test
+// objects. Namespaces that a manifest directory renders are created as
+// rendered instead (DryRunDir), so their own Pod Security labels are the ones
+// in force.
+const restrictedNamespace = `apiVersion: v1
 kind: Namespace
 metadata:
-  name: %[1]s
+  name: %s
   labels:
     pod-security.kubernetes.io/enforce: restricted
     pod-security.kubernetes.io/enforce-version: latest
----
-apiVersion: v1
+`
+
+// defaultServiceAccount is what kube-controller-manager would create in
+// every namespace; without it a Pod is refused before Pod Security is even
+// evaluated.
+const defaultServiceAccount = `apiVersion: v1
 kind: ServiceAccount
 metadata:
   name: default
-  namespace: %[1]s
+  namespace: %s
 `
 
 // EnsureNamespace creates namespace for real, enforcing Pod Security
-// "restricted", with the `default` ServiceAccount that kube-controller-manager
-// would otherwise create (without it a Pod is refused before Pod Security is
-// even evaluated).
+// "restricted", with its `default` ServiceAccount. It is for hand-written
+// objects; DryRunDir creates the Namespaces found in the directory from
+// their own manifests and never relabels them.
 func (s *Server) EnsureNamespace(t testing.TB, namespace string) {
 	t.Helper()
-	doc := fmt.Sprintf(namespaceTmpl, namespace)
-	// --force-conflicts: the labels win over whatever a rendered Namespace
-	// manifest set, so everything is checked against "restricted".
-	_, stderr, err := s.kubectlIn([]byte(doc), "apply", "--server-side", "--force-conflicts",
-		"--field-manager=kubeapitest", "-f", "-")
+	s.apply(t, fmt.Sprintf(restrictedNamespace, namespace), "creating namespace "+namespace)
+	s.ensureDefaultServiceAccount(t, namespace)
+}
+
+func (s *Server) ensureDefaultServiceAccount(t testing.TB, namespace string) {
+	t.Helper()
+	s.apply(t, fmt.Sprintf(defaultServiceAccount, namespace), "creating the default ServiceAccount of "+namespace)
+}
+
+func (s *Server) apply(t testing.TB, doc, what string) {
+	t.Helper()
+	_, stderr, err := s.kubectlIn([]byte(doc), "apply", "--server-side", "--field-manager=kubeapitest-harness", "-f", "-")
 	if err != nil {
-		t.Fatalf("kubeapitest: creating namespace %q: %v\n%s", namespace, err, stderr)
+		t.Fatalf("kubeapitest: %s: %v\n%s", what, err, stderr)
 	}
+}
+
+// NamespaceLabels returns the labels that namespace has on the server (nil
+// if it does not exist), e.g. to check which Pod Security level a dry-run
+// was judged under.
+func (s *Server) NamespaceLabels(t testing.TB, namespace string) map[string]string {
+	t.Helper()
+	out, stderr, err := s.Kubectl("get", "namespace", namespace, "--ignore-not-found", "-o", "json")
+	if err != nil {
+		t.Fatalf("kubeapitest: reading namespace %s: %v\n%s", namespace, err, stderr)
+	}
+	if strings.TrimSpace(out) == "" {
+		return nil
+	}
+	var ns struct {
+		Metadata struct {
+			Labels map[string]string `json:"labels"`
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal([]byte(out), &ns); err != nil {
+		t.Fatalf("kubeapitest: namespace %s: %v", namespace, err)
+	}
+	if ns.Metadata.Labels == nil {
+		return map[string]string{}
+	}
+	return ns.Metadata.Labels
 }
 
 // document is one YAML document of a manifest file.
@@ -449,7 +508,7 @@ func (s *Server) check(doc document, namespace string, dryRun bool) Finding {
 		namespace = doc.ref.Namespace
 	}
 	_, stderr, err := s.kubectlIn(doc.body, applyArgs(namespace, dryRun)...)
-	f := Finding{Object: doc.ref, Applied: !dryRun}
+	f := Finding{Object: doc.ref, Applied: !dryRun, Namespace: namespace}
 	f.Warnings, f.Error = parseOutput(stderr)
 	if err != nil && f.Error == "" && len(f.Warnings) == 0 {
 		f.Error = err.Error()
@@ -457,24 +516,26 @@ func (s *Server) check(doc document, namespace string, dryRun bool) Finding {
 	return f
 }
 
-// DryRunDir creates namespace for real (Pod Security "restricted", with a
-// `default` ServiceAccount) and validates every *.yaml/*.yml file under dir
-// (recursively) against the server, one object at a time so that errors and
-// warnings are attributed to the right object:
+// DryRunDir validates every *.yaml/*.yml file under dir (recursively)
+// against the server, one object at a time so that errors and warnings are
+// attributed to the right object:
 //
 //   - Namespace and CustomResourceDefinition objects are applied for real
-//     first (others depend on them), namespaces get the same restricted
-//     labels and default ServiceAccount;
+//     first (others depend on them). Each Namespace is created exactly as
+//     the directory renders it: its own pod-security.kubernetes.io labels
+//     decide what Pod Security enforces on the objects inside it (the
+//     harness adds none; see Server.NamespaceLabels). Each also gets the
+//     `default` ServiceAccount that kube-controller-manager would create;
 //   - every other object goes through `kubectl apply --server-side
-//     --dry-run=server --validate=strict --warnings-as-errors` with
-//     namespace as the default namespace.
+//     --dry-run=server --validate=strict --warnings-as-errors` in its own
+//     metadata.namespace, or in namespace when it names none.
 //
-// Infrastructure failures (unreadable dir, no YAML found, namespace creation
-// failing) fail t; the verdicts on objects are returned for the caller to
-// assert on.
+// namespace must be rendered in dir or exist already (Server.EnsureNamespace
+// creates a "restricted" one for hand-written objects); otherwise t fails,
+// as it does on other infrastructure failures (unreadable dir, no YAML
+// found). The verdicts on objects are returned for the caller to assert on.
 func (s *Server) DryRunDir(t testing.TB, namespace string, dir string) Result {
 	t.Helper()
-	s.EnsureNamespace(t, namespace)
 
 	var docs []document
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -508,7 +569,7 @@ func (s *Server) DryRunDir(t testing.TB, namespace string, dir string) Result {
 		case "Namespace":
 			findings[i] = s.check(d, namespace, false)
 			if findings[i].Error == "" && d.ref.Name != "" {
-				s.EnsureNamespace(t, d.ref.Name)
+				s.ensureDefaultServiceAccount(t, d.ref.Name)
 			}
 		case "CustomResourceDefinition":
 			findings[i] = s.check(d, namespace, false)
@@ -518,6 +579,9 @@ func (s *Server) DryRunDir(t testing.TB, namespace string, dir string) Result {
 		default:
 			rest = append(rest, i)
 		}
+	}
+	if s.NamespaceLabels(t, namespace) == nil {
+		t.Fatalf("kubeapitest: namespace %q is neither rendered under %s nor created beforehand (Server.EnsureNamespace)", namespace, dir)
 	}
 	if len(crds) > 0 {
 		args := append([]string{"wait", "--for", "condition=established", "--timeout=60s"}, crds...)

@@ -1,10 +1,14 @@
 package kubeapitest
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+
+	"synapse/internal/realtools"
 )
 
 // writeFiles writes name → content into a fresh directory.
@@ -170,6 +174,69 @@ func unknownField(err, field string) bool {
 		strings.Contains(err, `unknown field "`+field+`"`)
 }
 
+// ender records how a function ends a test, as testing does: Skip and Fatal
+// stop the goroutine.
+type ender struct {
+	testing.TB
+	skipped, failed bool
+	msg             string
+}
+
+func (e *ender) end(skip bool, msg string) {
+	e.skipped, e.failed, e.msg = skip, !skip, msg
+	runtime.Goexit()
+}
+func (e *ender) Skip(a ...any)                  { e.end(true, fmt.Sprint(a...)) }
+func (e *ender) Skipf(format string, a ...any)  { e.end(true, fmt.Sprintf(format, a...)) }
+func (e *ender) SkipNow()                       { e.end(true, "") }
+func (e *ender) Fatal(a ...any)                 { e.end(false, fmt.Sprint(a...)) }
+func (e *ender) Fatalf(format string, a ...any) { e.end(false, fmt.Sprintf(format, a...)) }
+func (e *ender) FailNow()                       { e.end(false, "") }
+
+// run calls f(e) in its own goroutine and waits for it to return or end.
+func (e *ender) run(f func(testing.TB)) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f(e)
+	}()
+	<-done
+}
+
+// TestStartWithoutBinaries: with an empty cache Start neither builds nor
+// downloads; it skips naming the command that builds the binaries, and fails
+// under REQUIRE_REAL_TOOLS=1.
+func TestStartWithoutBinaries(t *testing.T) {
+	if _, err := findScript(); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KUBEAPI_CACHE", t.TempDir())
+	for _, required := range []string{"", "1"} {
+		t.Setenv(realtools.EnvRequire, required)
+		e := &ender{TB: t}
+		e.run(func(tb testing.TB) { Start(tb) })
+		if testing.Short() && required == "" {
+			if !e.skipped {
+				t.Errorf("-short: want a skip, got failed=%v %q", e.failed, e.msg)
+			}
+			continue
+		}
+		if e.skipped != (required == "") || e.failed != (required == "1") {
+			t.Errorf("%s=%q: skipped=%v failed=%v: %s", realtools.EnvRequire, required, e.skipped, e.failed, e.msg)
+		}
+		for _, want := range []string{"bash hack/kubeapi/kubeapi.sh build", "bash hack/kubeapi/kubeapi.sh crds"} {
+			if !strings.Contains(e.msg, want) {
+				t.Errorf("%s=%q: message does not name %q: %s", realtools.EnvRequire, required, want, e.msg)
+			}
+		}
+		// Nothing was built or fetched into the cache.
+		entries, _ := os.ReadDir(os.Getenv("KUBEAPI_CACHE"))
+		if len(entries) != 0 {
+			t.Errorf("Start wrote into the empty cache: %v", entries)
+		}
+	}
+}
+
 // TestRealAPIServer runs the harness against a real kube-apiserver: one
 // server, shared by the subtests.
 func TestRealAPIServer(t *testing.T) {
@@ -194,8 +261,8 @@ func TestRealAPIServer(t *testing.T) {
 			"nested/service.yml":         service,
 			"db/cluster.yaml":            cnpgCluster,
 			"monitoring/monitor.yaml":    "---\n" + serviceMonitor + "---\n",
-			"0-namespace/namespace.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: matrix\n",
-			"other.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: other-ns\n---\n" +
+			"0-namespace/namespace.yaml": restrictedNS("matrix"),
+			"other.yaml": restrictedNS("other-ns") + "---\n" +
 				strings.Replace(service, "  name: synapse\n", "  name: synapse\n  namespace: other-ns\n", 1),
 			"README.md": "not yaml",
 		})
@@ -206,12 +273,16 @@ func TestRealAPIServer(t *testing.T) {
 		if len(res.Findings) != 8 {
 			t.Errorf("want 8 findings, got %d: %+v", len(res.Findings), res.Findings)
 		}
-		// The namespaces were created for real, with Pod Security enforced.
+		// The namespaces were created for real, with their own labels.
 		for _, ns := range []string{"matrix", "other-ns"} {
-			out, stderr, err := srv.Kubectl("get", "ns", ns, "-o",
-				`jsonpath={.metadata.labels.pod-security\.kubernetes\.io/enforce}`)
-			if err != nil || out != "restricted" {
-				t.Errorf("namespace %s: enforce label %q, err %v %s", ns, out, err, stderr)
+			labels := srv.NamespaceLabels(t, ns)
+			if labels["pod-security.kubernetes.io/enforce"] != "restricted" || labels["example.org/rendered"] != "yes" {
+				t.Errorf("namespace %s: labels %v, want the rendered ones", ns, labels)
+			}
+		}
+		for _, f := range res.Findings {
+			if f.Object.Kind == "Service" && f.Object.Namespace == "other-ns" && f.Namespace != "other-ns" {
+				t.Errorf("%s judged in %q", f.Object, f.Namespace)
 			}
 		}
 		// Dry-run only: nothing else was persisted.
@@ -241,6 +312,7 @@ func TestRealAPIServer(t *testing.T) {
 			"d-bad-cluster.yaml":   badCluster + "---\n" + badClusterValue,
 			"e-pod.yaml":           pod,
 		})
+		srv.EnsureNamespace(t, "matrix-neg")
 		res := srv.DryRunDir(t, "matrix-neg", dir)
 		t.Logf("report:\n%s", res)
 		byName := map[string]Finding{}
@@ -273,4 +345,50 @@ func TestRealAPIServer(t *testing.T) {
 			t.Errorf("want 5 failures, got %d", len(res.Failures()))
 		}
 	})
+
+	// The harness enforces what the rendered Namespace says, nothing more:
+	// the same root Pod is refused in a namespace rendered "restricted" and
+	// accepted in one rendered without Pod Security labels.
+	t.Run("namespaces keep their rendered Pod Security labels", func(t *testing.T) {
+		pod := func(ns string) string {
+			return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: root-pod\n  namespace: " + ns +
+				"\nspec:\n  containers:\n  - name: c\n    image: busybox\n"
+		}
+		dir := writeFiles(t, map[string]string{
+			"ns.yaml":  restrictedNS("strict-ns") + "---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: lax-ns\n",
+			"pod.yaml": pod("strict-ns") + "---\n" + pod("lax-ns"),
+		})
+		res := srv.DryRunDir(t, "strict-ns", dir)
+		t.Logf("report:\n%s", res)
+		for _, f := range res.Findings {
+			if f.Object.Kind != "Pod" {
+				continue
+			}
+			refused := strings.Contains(f.Error, "violates PodSecurity")
+			if want := f.Namespace == "strict-ns"; refused != want {
+				t.Errorf("%s in %s: refused by PodSecurity=%v, want %v (%+v)", f.Object, f.Namespace, refused, want, f)
+			}
+		}
+		if l := srv.NamespaceLabels(t, "lax-ns"); l["pod-security.kubernetes.io/enforce"] != "" {
+			t.Errorf("lax-ns was relabelled: %v", l)
+		}
+		if srv.NamespaceLabels(t, "never-created") != nil {
+			t.Error("NamespaceLabels of a missing namespace is not nil")
+		}
+	})
+
+}
+
+// restrictedNS is a Namespace as the program renders one: Pod Security
+// "restricted" enforced, plus a label of its own.
+func restrictedNS(name string) string {
+	return `apiVersion: v1
+kind: Namespace
+metadata:
+  name: ` + name + `
+  labels:
+    example.org/rendered: "yes"
+    pod-security.kubernetes.io/enforce: restricted
+    pod-security.kubernetes.io/enforce-version: latest
+`
 }

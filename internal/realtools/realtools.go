@@ -2,11 +2,17 @@
 // (haproxy, kube-apiserver, etcd): without it they skip, unless
 // REQUIRE_REAL_TOOLS=1 (CI, where .ci/run installs every tool), where a
 // missing tool is a failure, so that a green CI never hides a skipped check.
+//
+// Tests never install or build a tool themselves (a build of kube-apiserver
+// alone outlasts go test's default timeout): the skip message names the
+// command that provides it.
 package realtools
 
 import (
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
@@ -26,4 +32,26 @@ func Missing(t testing.TB, format string, args ...any) {
 		return
 	}
 	t.Skipf("%s (set %s=1 to make this a failure)", msg, EnvRequire)
+}
+
+// sbinDirs are where Debian installs daemons (haproxy), outside a non-root
+// user's PATH.
+var sbinDirs = []string{"/usr/sbin", "/sbin"}
+
+// LookPath returns the path of the program name (PATH, then /usr/sbin and
+// /sbin), or ends the test with Missing, naming install: the command that
+// provides the program (e.g. "apt-get install haproxy").
+func LookPath(t testing.TB, name, install string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	for _, dir := range sbinDirs {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	Missing(t, "%s not found: run '%s'", name, install)
+	return ""
 }
