@@ -28,6 +28,9 @@ const (
 	tJob         = "kubernetes:batch/v1:Job"
 	tCluster     = "kubernetes:postgresql.cnpg.io/v1:Cluster"
 	tChart       = "kubernetes:helm.sh/v4:Chart"
+	tConfigFile  = "kubernetes:yaml/v2:ConfigFile"
+	tObjectStore = "kubernetes:barmancloud.cnpg.io/v1:ObjectStore"
+	tSchedBackup = "kubernetes:postgresql.cnpg.io/v1:ScheduledBackup"
 	tPassword    = mockstack.TypeRandomPassword
 
 	tNamespaceC = "synapse:index:Namespace"
@@ -62,28 +65,41 @@ func deploy(t *testing.T, stackFile string, mutate func(raw map[string]string)) 
 
 	s, err := mockstack.Run(func(ctx *pulumi.Context) error {
 		var err error
+		var backupKeys *config.BackupKeys
+		if cfg.Postgres.Backup.Endpoint != "" {
+			backupKeys = &config.BackupKeys{
+				AccessKeyID:     pulumi.ToSecret(pulumi.String("EXTERNALKEYID")).(pulumi.StringOutput),
+				SecretAccessKey: pulumi.ToSecret(pulumi.String("external-secret-access-key")).(pulumi.StringOutput),
+			}
+		}
 		dp.ns, err = components.NewNamespace(ctx, "namespace", &components.NamespaceArgs{
 			Name: cfg.Namespace, DataProtection: cfg.DataProtection,
 		})
 		if err != nil {
 			return err
 		}
-		args := &components.DataPlaneArgs{Namespace: dp.ns.Name, Config: cfg, Plan: dp.plan}
-		if dp.postgres, err = components.NewPostgres(ctx, "postgres", args); err != nil {
-			return err
-		}
-		if dp.redis, err = components.NewRedis(ctx, "redis", args); err != nil {
-			return err
-		}
-		ready := append(append([]pulumi.Resource{}, dp.postgres.Ready...), dp.redis.Ready...)
+		args := &components.DataPlaneArgs{Namespace: dp.ns.Name, Config: cfg, Plan: dp.plan, BackupKeys: backupKeys}
+		// As the stack does: MinIO first, Postgres after it when it
+		// archives there.
+		var ready, pgDeps []pulumi.Resource
 		if cfg.MinIO.Enabled {
 			if dp.minio, err = components.NewMinIO(ctx, "minio", args); err != nil {
 				return err
 			}
 			ready = append(ready, dp.minio.Ready...)
+			if cfg.Postgres.Backup.OnMinIO() {
+				pgDeps = dp.minio.Ready
+			}
 			ctx.Export("minioRootPassword", dp.minio.RootPassword)
 			ctx.Export("minioRootUser", dp.minio.RootUser)
 		}
+		if dp.postgres, err = components.NewPostgres(ctx, "postgres", args, pulumi.DependsOn(pgDeps)); err != nil {
+			return err
+		}
+		if dp.redis, err = components.NewRedis(ctx, "redis", args); err != nil {
+			return err
+		}
+		ready = append(append(ready, dp.postgres.Ready...), dp.redis.Ready...)
 		// A dependent as SynapseMain will be: it waits for the concrete
 		// Ready resources, never for a component.
 		if _, err := corev1.NewConfigMap(ctx, "consumer", &corev1.ConfigMapArgs{
@@ -296,11 +312,18 @@ func TestSecretsStayInSecrets(t *testing.T) {
 				"postgres-secret": {"kubernetes.io/basic-auth", []string{plan.PostgresSecretUser, plan.PostgresSecretPass}},
 				"redis-secret":    {"", []string{plan.RedisSecretPass}},
 			}
+			type want = struct {
+				typ  string
+				keys []string
+			}
+			s3Keys := []string{plan.S3SecretAccessKeyID, plan.S3SecretSecretAccessKey}
 			if dp.minio != nil {
-				secrets["minio-secret"] = struct {
-					typ  string
-					keys []string
-				}{"", []string{plan.MinIOSecretUser, plan.MinIOSecretPass}}
+				secrets["minio-secret"] = want{"", []string{plan.MinIOSecretUser, plan.MinIOSecretPass}}
+				// One key pair per S3 client, each in its own Secret.
+				secrets["minio-synapse-media-secret"] = want{"", s3Keys}
+				if dp.cfg.Postgres.Backup.OnMinIO() {
+					secrets["minio-postgres-backup-secret"] = want{"", s3Keys}
+				}
 			}
 			require.Len(t, s.ByType(tSecret), len(secrets))
 			for name, want := range secrets {
@@ -468,14 +491,53 @@ func TestMinIO(t *testing.T) {
 		assert.True(t, s.DependsOnTransitively(job.URN, sts.URN))
 		jc := path(t, job.Inputs, "spec", "template", "spec", "containers", 0)
 		assert.Equal(t, dp.cfg.MinIO.ClientImage, str(t, jc, "image"))
-		assert.Equal(t, []any{"mc", "mb", "--ignore-existing", "synapse/synapse-media"}, path(t, jc, "command"))
+		assert.Equal(t, []any{"sh", "/setup/setup.sh"}, path(t, jc, "command"))
 		env := map[string]any{}
 		for _, e := range path(t, jc, "env").([]any) {
 			env[str(t, e, "name")] = e
+			if v, ok := e.(map[string]any)["value"].(string); ok {
+				assert.NotContainsf(t, v, "MOCKSECRET", "%s holds a literal secret", str(t, e, "name"))
+			}
 		}
 		assert.Equal(t, "http://$(MINIO_ROOT_USER):$(MINIO_ROOT_PASSWORD)@synapse-minio.matrix.svc.cluster.local:9000",
 			str(t, env["MC_HOST_synapse"], "value"))
 		assert.Equal(t, plan.MinIOSecretPass, str(t, env["MINIO_ROOT_PASSWORD"], "valueFrom", "secretKeyRef", "key"))
+		// Each scoped user's keys come from its own Secret, by reference.
+		for envName, ref := range map[string][2]string{
+			"MEDIA_ACCESS_KEY_ID":      {plan.MediaS3SecretName, plan.S3SecretAccessKeyID},
+			"MEDIA_SECRET_ACCESS_KEY":  {plan.MediaS3SecretName, plan.S3SecretSecretAccessKey},
+			"BACKUP_ACCESS_KEY_ID":     {plan.PostgresBackupSecretName, plan.S3SecretAccessKeyID},
+			"BACKUP_SECRET_ACCESS_KEY": {plan.PostgresBackupSecretName, plan.S3SecretSecretAccessKey},
+		} {
+			assert.Equal(t, ref[0], str(t, env[envName], "valueFrom", "secretKeyRef", "name"), envName)
+			assert.Equal(t, ref[1], str(t, env[envName], "valueFrom", "secretKeyRef", "key"), envName)
+		}
+		// The script and policies, mounted from a ConfigMap named by its
+		// content: both buckets, one user each, each policy on its bucket.
+		cmName := str(t, job.Inputs, "spec", "template", "spec", "volumes", 1, "configMap", "name")
+		var setup *mockstack.Resource
+		for _, cm := range s.ByType(tConfigMap) {
+			if str(t, cm.Inputs, "metadata", "name") == cmName {
+				setup = &cm
+			}
+		}
+		require.NotNil(t, setup, "the setup ConfigMap %s", cmName)
+		assert.Contains(t, job.Dependencies, setup.URN)
+		assert.Regexp(t, `^synapse-minio-bucket-[0-9a-f]{10,}$`, cmName)
+		script := str(t, setup.Inputs, "data", "setup.sh")
+		for _, want := range []string{
+			"mc mb --ignore-existing 'synapse/synapse-media'",
+			"mc mb --ignore-existing 'synapse/synapse-postgres-backups'",
+			`mc admin user add 'synapse' "${MEDIA_ACCESS_KEY_ID}" "${MEDIA_SECRET_ACCESS_KEY}"`,
+			`mc admin policy attach 'synapse' 'synapse-media' --user "${MEDIA_ACCESS_KEY_ID}"`,
+			`mc admin policy attach 'synapse' 'postgres-backup' --user "${BACKUP_ACCESS_KEY_ID}"`,
+		} {
+			assert.Contains(t, script, want)
+		}
+		assert.NotContains(t, script, "MOCKSECRET")
+		assert.Contains(t, str(t, setup.Inputs, "data", "synapse-media.json"), `"arn:aws:s3:::synapse-media/*"`)
+		assert.NotContains(t, str(t, setup.Inputs, "data", "synapse-media.json"), "synapse-postgres-backups")
+		assert.Contains(t, str(t, setup.Inputs, "data", "postgres-backup.json"), `"arn:aws:s3:::synapse-postgres-backups/*"`)
 		// The Job's pods must not be endpoints of the S3 Service.
 		assert.NotEqual(t, str(t, api.Inputs, "spec", "selector", components.LabelName),
 			str(t, job.Inputs, "spec", "template", "metadata", "labels", components.LabelName))
@@ -557,7 +619,7 @@ func TestComponentStructure(t *testing.T) {
 		require.NotEmpty(t, children, c.name)
 		for _, ch := range children {
 			assert.Truef(t, strings.HasPrefix(ch.Name, c.name+"-"), "%s: child %s is not prefixed", c.name, ch.Name)
-			if !strings.HasPrefix(ch.Type, "kubernetes:") || ch.Type == tChart {
+			if !strings.HasPrefix(ch.Type, "kubernetes:") || ch.Type == tChart || ch.Type == tConfigFile {
 				continue
 			}
 			if ch.Type == "kubernetes:batch/v1:Job" {

@@ -3,6 +3,7 @@ package components
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
 	batchv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/batch/v1"
@@ -10,7 +11,10 @@ import (
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"synapse/config"
+	"synapse/objectstore"
 	"synapse/plan"
+	"synapse/synapseconfig"
 )
 
 // MinIOArgs configure NewMinIO.
@@ -48,6 +52,9 @@ const (
 	minioTmpPath        = "/tmp"
 	// mcAlias is the mc alias the bucket Job defines through MC_HOST_<alias>.
 	mcAlias = "synapse"
+	// The setup Job's script and policies are mounted here.
+	minioSetupDir    = "/setup"
+	minioSetupScript = "setup.sh"
 )
 
 // NewMinIO creates MinIO (call it only when config.MinIO.Enabled).
@@ -234,7 +241,31 @@ func NewMinIO(ctx *pulumi.Context, name string, args *MinIOArgs, opts ...pulumi.
 	}
 	comp.StatefulSet = sts
 
-	job, err := minioBucketJob(ctx, comp, name, args, svc, []pulumi.Resource{sts, api, secret})
+	// One user per S3 client, keys generated into the Secret it reads.
+	setup := objectstore.Setup{Alias: mcAlias, PolicyDir: minioSetupDir}
+	var grantEnv corev1.EnvVarArray
+	deps := []pulumi.Resource{sts, api, secret}
+	for _, g := range minioGrants(args.Config) {
+		keys, _, _, err := dpCredentialsSecret(ctx, comp, name+"-"+g.User, dpCredentials{
+			Secret:        g.secret,
+			Namespace:     args.Namespace,
+			Labels:        meta,
+			Generated:     plan.S3SecretSecretAccessKey,
+			GeneratedUser: plan.S3SecretAccessKeyID,
+		})
+		if err != nil {
+			return nil, err
+		}
+		deps = append(deps, keys)
+		setup.Grants = append(setup.Grants, g.Grant)
+		if !slices.Contains(setup.Buckets, g.Bucket) {
+			setup.Buckets = append(setup.Buckets, g.Bucket)
+		}
+		grantEnv = append(grantEnv,
+			dpSecretEnv(g.AccessKeyEnv, g.secret, plan.S3SecretAccessKeyID),
+			dpSecretEnv(g.SecretKeyEnv, g.secret, plan.S3SecretSecretAccessKey))
+	}
+	job, err := minioSetupJob(ctx, comp, name, args, svc, setup, grantEnv, deps)
 	if err != nil {
 		return nil, err
 	}
@@ -253,15 +284,60 @@ func NewMinIO(ctx *pulumi.Context, name string, args *MinIOArgs, opts ...pulumi.
 	return comp, nil
 }
 
-// minioBucketJob creates the media bucket; `mc mb --ignore-existing` makes
-// it idempotent. pulumi-kubernetes awaits the Job's completion, so Synapse
-// never starts against a missing bucket. No ttlSecondsAfterFinished: a Job
-// the cluster deletes by itself would be recreated by the next `up`.
-func minioBucketJob(ctx *pulumi.Context, comp pulumi.Resource, name string, args *MinIOArgs, svc plan.Service, deps []pulumi.Resource) (*batchv1.Job, error) {
+// minioSetupJob creates the buckets (the media bucket; with backups on
+// MinIO, the backup bucket) and one user per S3 client, each limited by an
+// IAM policy to its own bucket, with the `mc` script of the objectstore
+// package (idempotent: `mc mb --ignore-existing`, policies and users
+// created or updated). It is the only pod besides MinIO's that holds the
+// root credentials. pulumi-kubernetes awaits the Job's completion, so
+// Synapse and Postgres never start against a missing bucket or user. No
+// ttlSecondsAfterFinished: a Job the cluster deletes by itself would be
+// recreated by the next `up`.
+func minioSetupJob(ctx *pulumi.Context, comp pulumi.Resource, name string, args *MinIOArgs, svc plan.Service,
+	setup objectstore.Setup, env corev1.EnvVarArray, deps []pulumi.Resource) (*batchv1.Job, error) {
 	jobName := plan.MinIOName + minioBucketSuffix
 	// Not MinIO's selector labels: the S3 Service must not pick this pod.
 	meta := MetaLabels(jobName, "object-storage")
+	script, err := setup.Script()
+	if err != nil {
+		return nil, err
+	}
+	files, err := setup.Policies()
+	if err != nil {
+		return nil, err
+	}
+	files[minioSetupScript] = script
+	// Named by its content: a changed setup creates a new ConfigMap
+	// before the old one (and the Job that mounts it) goes.
+	cm, err := corev1.NewConfigMap(ctx, name+"-setup", &corev1.ConfigMapArgs{
+		Metadata: &metav1.ObjectMetaArgs{
+			Name:      pulumi.String(contentName(jobName, synapseconfig.ChecksumAll(files))),
+			Namespace: args.Namespace,
+			Labels:    meta,
+		},
+		Data: pulumi.ToStringMap(files),
+	}, pulumi.Parent(comp))
+	if err != nil {
+		return nil, err
+	}
 	tmpVol, tmpMount := dpEmptyDir("tmp", minioTmpPath)
+	env = append(corev1.EnvVarArray{
+		dpSecretEnv("MINIO_ROOT_USER", plan.MinIOSecretName, plan.MinIOSecretUser),
+		dpSecretEnv("MINIO_ROOT_PASSWORD", plan.MinIOSecretName, plan.MinIOSecretPass),
+		// No `mc alias set` with the keys as arguments: the alias comes
+		// from MC_HOST_<alias>, which the kubelet assembles from the
+		// Secret-backed env vars above it. Generated keys are
+		// alphanumeric, so they need no URL escaping.
+		corev1.EnvVarArgs{
+			Name: pulumi.String("MC_HOST_" + mcAlias),
+			Value: pulumi.Sprintf("http://$(MINIO_ROOT_USER):$(MINIO_ROOT_PASSWORD)@%s:%d",
+				svc.Host(), svc.Port),
+		},
+		// mc writes its config under $HOME/.mc: on the emptyDir, as the
+		// root filesystem is read-only.
+		corev1.EnvVarArgs{Name: pulumi.String("HOME"), Value: pulumi.String(minioTmpPath)},
+		corev1.EnvVarArgs{Name: pulumi.String("MC_CONFIG_DIR"), Value: pulumi.String(minioTmpPath + "/.mc")},
+	}, env...)
 	return batchv1.NewJob(ctx, name+"-bucket-job", &batchv1.JobArgs{
 		// Auto-named: a changed template replaces the Job (its template
 		// is immutable), create-before-delete under a new name.
@@ -276,37 +352,50 @@ func minioBucketJob(ctx *pulumi.Context, comp pulumi.Resource, name string, args
 					EnableServiceLinks:           pulumi.Bool(false),
 					SecurityContext:              PodSecurity(MinIOUID),
 					Containers: corev1.ContainerArray{corev1.ContainerArgs{
-						Name:  pulumi.String("mc"),
-						Image: pulumi.String(args.Config.MinIO.ClientImage),
-						// No shell and no `mc alias set` with the keys as
-						// arguments: the alias comes from MC_HOST_<alias>,
-						// which the kubelet assembles from the Secret-backed
-						// env vars above it. Generated keys are alphanumeric,
-						// so they need no URL escaping.
-						Command: pulumi.StringArray{
-							pulumi.String("mc"), pulumi.String("mb"), pulumi.String("--ignore-existing"),
-							pulumi.String(mcAlias + "/" + args.Config.MinIO.Bucket),
-						},
-						Env: corev1.EnvVarArray{
-							dpSecretEnv("MINIO_ROOT_USER", plan.MinIOSecretName, plan.MinIOSecretUser),
-							dpSecretEnv("MINIO_ROOT_PASSWORD", plan.MinIOSecretName, plan.MinIOSecretPass),
-							corev1.EnvVarArgs{
-								Name: pulumi.String("MC_HOST_" + mcAlias),
-								Value: pulumi.Sprintf("http://$(MINIO_ROOT_USER):$(MINIO_ROOT_PASSWORD)@%s:%d",
-									svc.Host(), svc.Port),
-							},
-							// mc writes its config under $HOME/.mc: on the
-							// emptyDir, as the root filesystem is read-only.
-							corev1.EnvVarArgs{Name: pulumi.String("HOME"), Value: pulumi.String(minioTmpPath)},
-							corev1.EnvVarArgs{Name: pulumi.String("MC_CONFIG_DIR"), Value: pulumi.String(minioTmpPath + "/.mc")},
-						},
+						Name:            pulumi.String("mc"),
+						Image:           pulumi.String(args.Config.MinIO.ClientImage),
+						Command:         pulumi.StringArray{pulumi.String("sh"), pulumi.String(minioSetupDir + "/" + minioSetupScript)},
+						Env:             env,
 						Resources:       dpResources("10m", "32Mi", "200m", "128Mi"),
 						SecurityContext: ContainerSecurity(),
-						VolumeMounts:    corev1.VolumeMountArray{tmpMount},
+						VolumeMounts: corev1.VolumeMountArray{tmpMount, corev1.VolumeMountArgs{
+							Name: pulumi.String("setup"), MountPath: pulumi.String(minioSetupDir), ReadOnly: pulumi.Bool(true),
+						}},
 					}},
-					Volumes: corev1.VolumeArray{tmpVol},
+					Volumes: corev1.VolumeArray{tmpVol, corev1.VolumeArgs{
+						Name:      pulumi.String("setup"),
+						ConfigMap: &corev1.ConfigMapVolumeSourceArgs{Name: cm.Metadata.Name().Elem()},
+					}},
 				},
 			},
 		},
-	}, pulumi.Parent(comp), pulumi.DependsOn(deps))
+	}, pulumi.Parent(comp), pulumi.DependsOn(append(deps, cm)))
+}
+
+// minioGrants are the scoped users MinIO gets: Synapse's media workers on
+// the media bucket, and with backups on MinIO, Postgres on the backup
+// bucket. Each Secret (named in the plan) holds the user's generated keys
+// under plan.S3SecretAccessKeyID and plan.S3SecretSecretAccessKey.
+func minioGrants(c *config.Config) []minioGrant {
+	grants := []minioGrant{{
+		secret: plan.MediaS3SecretName, envPrefix: "MEDIA",
+		Grant: objectstore.Grant{User: plan.MinIOMediaUser, Bucket: c.MinIO.Bucket},
+	}}
+	if c.Postgres.Backup.OnMinIO() {
+		grants = append(grants, minioGrant{
+			secret: plan.PostgresBackupSecretName, envPrefix: "BACKUP",
+			Grant: objectstore.Grant{User: plan.MinIOBackupUser, Bucket: c.Postgres.Backup.Bucket},
+		})
+	}
+	for i := range grants {
+		grants[i].AccessKeyEnv = grants[i].envPrefix + "_ACCESS_KEY_ID"
+		grants[i].SecretKeyEnv = grants[i].envPrefix + "_SECRET_ACCESS_KEY"
+	}
+	return grants
+}
+
+type minioGrant struct {
+	objectstore.Grant
+	secret    string // the Secret with the user's keys
+	envPrefix string
 }

@@ -59,12 +59,14 @@ type policy struct {
 //
 //   - Synapse processes → Postgres and Redis;
 //   - media workers → MinIO; MinIO pods ↔ each other; the bucket Job → MinIO;
+//     with backups on MinIO, Postgres instances → MinIO;
 //   - Synapse processes → the replication port of main and of every
 //     instance_map member;
 //   - HAProxy → the HTTP port of every process that serves HTTP;
 //   - anyone → HAProxy's client port (see below);
 //   - the monitoring namespace → metrics ports (with monitoring on);
-//   - the CNPG operator namespace → Postgres; Postgres instances ↔ each other.
+//   - the CNPG operator namespace → Postgres; Postgres instances ↔ each other;
+//   - the state compressor CronJob's pods → Postgres (when enabled).
 //
 // Egress is not restricted: Synapse's outbound federation and push go to
 // arbitrary hosts.
@@ -149,6 +151,11 @@ func networkPolicies(c *config.Config, p *plan.Plan) ([]policy, error) {
 		if media, ok := p.Process(plan.RoleMediaRepository); ok {
 			// Only media workers store media; nothing else holds S3 keys.
 			s3Clients = append(s3Clients, networkingv1.NetworkPolicyPeerArgs{PodSelector: podsOf(SynapseSelector(media))})
+		}
+		if c.Postgres.Backup.OnMinIO() {
+			// The Barman Cloud plugin's sidecar in each Postgres instance
+			// archives WAL and base backups to the backup bucket.
+			s3Clients = append(s3Clients, networkingv1.NetworkPolicyPeerArgs{PodSelector: postgres})
 		}
 		s3Clients = append(s3Clients,
 			networkingv1.NetworkPolicyPeerArgs{PodSelector: podsOf(namedPods(minioBucketJobName))},

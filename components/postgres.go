@@ -2,13 +2,14 @@ package components
 
 import (
 	"errors"
-	"strconv"
+	"fmt"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	yamlv2 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/yaml/v2"
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -35,6 +36,11 @@ type DataPlaneArgs struct {
 	Namespace pulumi.StringInput
 	Config    *config.Config
 	Plan      *plan.Plan
+	// BackupKeys are the keys of an external backup target
+	// (postgres.backup.endpoint), from stack secrets; nil otherwise (on
+	// the stack's MinIO, the MinIO component generates them). Postgres
+	// only.
+	BackupKeys *config.BackupKeys
 }
 
 func (a *DataPlaneArgs) check(component string) error {
@@ -61,6 +67,12 @@ type Postgres struct {
 	Cluster  *apiextensions.CustomResource
 	// Operator is the CNPG Helm chart, nil unless postgres.installOperator.
 	Operator *helmv4.Chart
+	// With postgres.backup: the Barman Cloud plugin (nil unless
+	// postgres.backup.installPlugin), the ObjectStore and the
+	// ScheduledBackup.
+	BackupPlugin    *yamlv2.ConfigFile
+	ObjectStore     *apiextensions.CustomResource
+	ScheduledBackup *apiextensions.CustomResource
 	// Ready are the resources that mean "Postgres accepts connections":
 	// DependsOn these, never on the component (pulumi/pulumi#7833).
 	Ready []pulumi.Resource
@@ -114,24 +126,39 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 		"instances": cfg.Instances,
 		"imageName": cfg.Image,
 		"storage":   storage,
-		"bootstrap": map[string]any{"initdb": map[string]any{
-			"database": plan.PostgresDatabase,
-			"owner":    plan.PostgresOwner,
-			"secret":   map[string]any{"name": plan.PostgresSecretName},
-			// Synapse refuses a database without UTF8 encoding and C
-			// collation and ctype (docs/postgres.md).
-			"encoding":      "UTF8",
-			"localeCollate": "C",
-			"localeCType":   "C",
-		}},
-		"postgresql": map[string]any{"parameters": map[string]any{
-			// Every Synapse process at its maximum replicas times cp_max,
-			// plus headroom: the plan owns the formula.
-			"max_connections": strconv.Itoa(args.Plan.MaxConnections()),
-		}},
+		"bootstrap": bootstrap(cfg),
+		// Guaranteed memory, bounded CPU: the tier's, or postgres.resources.
+		"resources": map[string]any{
+			"requests": map[string]any{"cpu": canonicalQuantity(cfg.Resources.Requests.CPU), "memory": canonicalQuantity(cfg.Resources.Requests.Memory)},
+			"limits":   map[string]any{"cpu": canonicalQuantity(cfg.Resources.Limits.CPU), "memory": canonicalQuantity(cfg.Resources.Limits.Memory)},
+		},
+		// Every Synapse process at its maximum replicas times cp_max, plus
+		// headroom (the plan owns the formula; config refused any config
+		// whose count the memory limit cannot pay for), and memory settings
+		// that fit the limit.
+		"postgresql": map[string]any{"parameters": stringMap(plan.PostgresParameters(
+			cfg.MemoryLimitBytes(), args.Plan.MaxConnections()))},
+	}
+	if cfg.Backup.Enabled {
+		// WAL archiving and base backups through the Barman Cloud plugin,
+		// into this Cluster's own folder (serverName) of the object store.
+		spec["plugins"] = []any{barmanPlugin(cfg.Backup.ServerName, true)}
+		if cfg.Restore != nil {
+			spec["externalClusters"] = []any{map[string]any{
+				"name":   plan.RestoreSourceName,
+				"plugin": barmanPlugin(cfg.Restore.FromServerName, false),
+			}}
+		}
 	}
 	if args.Config.Monitoring.Enabled {
 		spec["monitoring"] = map[string]any{"enablePodMonitor": true}
+	}
+	if cfg.Backup.Enabled {
+		deps, err := postgresBackupTarget(ctx, comp, name, args, comp.Operator)
+		if err != nil {
+			return nil, err
+		}
+		clusterDeps = append(clusterDeps, deps...)
 	}
 
 	clusterOpts := []pulumi.ResourceOption{pulumi.Parent(comp), pulumi.DependsOn(clusterDeps)}
@@ -157,6 +184,11 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 	}
 	comp.Cluster = cluster
 	comp.Ready = []pulumi.Resource{cluster}
+	if cfg.Backup.Enabled {
+		if comp.ScheduledBackup, err = scheduledBackup(ctx, comp, name, args, cluster); err != nil {
+			return nil, err
+		}
+	}
 
 	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{
 		"service":    pulumi.String(comp.Service.Name),
@@ -166,6 +198,186 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 		return nil, err
 	}
 	return comp, nil
+}
+
+// bootstrap is how a new Cluster gets its data: an empty database
+// (initdb), or with postgres.restore a recovery from the object store's
+// backups of another Cluster, up to restore.targetTime when set. Either way
+// the owner and its password are ours (the recovered owner's password is
+// reset to the Secret's). CNPG reads bootstrap only when it creates the
+// Cluster: on a running Cluster, a change here does nothing (README,
+// "Restore").
+func bootstrap(cfg config.Postgres) map[string]any {
+	owner := map[string]any{
+		"database": plan.PostgresDatabase,
+		"owner":    plan.PostgresOwner,
+		"secret":   map[string]any{"name": plan.PostgresSecretName},
+	}
+	if r := cfg.Restore; r != nil {
+		owner["source"] = plan.RestoreSourceName
+		if r.TargetTime != "" {
+			owner["recoveryTarget"] = map[string]any{"targetTime": r.TargetTime}
+		}
+		return map[string]any{"recovery": owner}
+	}
+	// Synapse refuses a database without UTF8 encoding and C collation
+	// and ctype (docs/postgres.md).
+	owner["encoding"] = "UTF8"
+	owner["localeCollate"] = "C"
+	owner["localeCType"] = "C"
+	return map[string]any{"initdb": owner}
+}
+
+// barmanPlugin is the Barman Cloud plugin's entry in a Cluster's plugins
+// (archiver: WAL goes to serverName's folder) or in an externalClusters
+// entry (a restore source reading serverName's folder).
+func barmanPlugin(serverName string, archiver bool) map[string]any {
+	p := map[string]any{
+		"name": plan.BarmanCloudPlugin,
+		"parameters": map[string]any{
+			"barmanObjectName": plan.PostgresObjectStoreName,
+			"serverName":       serverName,
+		},
+	}
+	if archiver {
+		p["isWALArchiver"] = true
+	}
+	return p
+}
+
+// postgresBackupTarget creates what the Cluster's backups need before the
+// Cluster exists: the Barman Cloud plugin (next to the operator, which it
+// needs), the target's keys for an external endpoint (on MinIO, the MinIO
+// component made them), and the ObjectStore. It returns what the Cluster
+// must wait for.
+func postgresBackupTarget(ctx *pulumi.Context, comp *Postgres, name string, args *PostgresArgs, operator *helmv4.Chart) ([]pulumi.Resource, error) {
+	b := args.Config.Postgres.Backup
+	var deps []pulumi.Resource
+	storeOpts := []pulumi.ResourceOption{pulumi.Parent(comp)}
+	if b.InstallPlugin {
+		pluginOpts := []pulumi.ResourceOption{pulumi.Parent(comp)}
+		if operator != nil {
+			// The plugin registers with the operator, in its namespace.
+			pluginOpts = append(pluginOpts, pulumi.DependsOn([]pulumi.Resource{operator}))
+		}
+		plugin, err := yamlv2.NewConfigFile(ctx, name+"-barman-cloud-plugin", &yamlv2.ConfigFileArgs{
+			File: pulumi.String(b.PluginManifest),
+		}, pluginOpts...)
+		if err != nil {
+			return nil, err
+		}
+		comp.BackupPlugin = plugin
+		deps = append(deps, plugin)
+		// The ObjectStore CRD comes with the plugin.
+		storeOpts = append(storeOpts, pulumi.DependsOn([]pulumi.Resource{plugin}))
+	}
+	if b.Endpoint != "" {
+		if args.BackupKeys == nil {
+			return nil, errors.New("Postgres: postgres.backup.endpoint needs BackupKeys (from the stack secrets)")
+		}
+		data := pulumi.StringMap{
+			plan.S3SecretAccessKeyID:     args.BackupKeys.AccessKeyID,
+			plan.S3SecretSecretAccessKey: args.BackupKeys.SecretAccessKey,
+		}
+		if b.Region != "" {
+			data[plan.S3SecretRegion] = pulumi.String(b.Region)
+		}
+		secret, err := corev1.NewSecret(ctx, name+"-backup-secret", &corev1.SecretArgs{
+			Metadata: &metav1.ObjectMetaArgs{
+				Name:      pulumi.String(plan.PostgresBackupSecretName),
+				Namespace: args.Namespace,
+				Labels:    MetaLabels(plan.PostgresClusterName, "database"),
+			},
+			StringData: data,
+		}, pulumi.Parent(comp))
+		if err != nil {
+			return nil, err
+		}
+		storeOpts = append(storeOpts, pulumi.DependsOn([]pulumi.Resource{secret}))
+	}
+	store, err := apiextensions.NewCustomResource(ctx, name+"-object-store", &apiextensions.CustomResourceArgs{
+		ApiVersion: pulumi.String("barmancloud.cnpg.io/v1"),
+		Kind:       pulumi.String("ObjectStore"),
+		Metadata: &metav1.ObjectMetaArgs{
+			Name:      pulumi.String(plan.PostgresObjectStoreName),
+			Namespace: args.Namespace,
+			Labels:    MetaLabels(plan.PostgresClusterName, "database"),
+		},
+		OtherFields: kubernetes.UntypedArgs{"spec": objectStoreSpec(b, args.Plan)},
+	}, storeOpts...)
+	if err != nil {
+		return nil, err
+	}
+	comp.ObjectStore = store
+	return append(deps, store), nil
+}
+
+// objectStoreSpec is the ObjectStore's spec: where (s3://bucket/path/,
+// each Cluster in its serverName folder below), with which keys, how long
+// backups are kept (a recovery window: the plugin deletes what is older
+// than the last backup before it), compressed.
+func objectStoreSpec(b config.Backup, p *plan.Plan) map[string]any {
+	endpoint := b.Endpoint
+	if endpoint == "" {
+		m := p.MinIO()
+		endpoint = fmt.Sprintf("http://%s:%d", m.Host(), m.Port)
+	}
+	dest := "s3://" + b.Bucket + "/"
+	if b.Path != "" {
+		dest += b.Path + "/"
+	}
+	keyRef := func(key string) map[string]any {
+		return map[string]any{"name": plan.PostgresBackupSecretName, "key": key}
+	}
+	creds := map[string]any{
+		"accessKeyId":     keyRef(plan.S3SecretAccessKeyID),
+		"secretAccessKey": keyRef(plan.S3SecretSecretAccessKey),
+	}
+	if b.Region != "" {
+		creds["region"] = keyRef(plan.S3SecretRegion)
+	}
+	return map[string]any{
+		"retentionPolicy": b.Retention,
+		"configuration": map[string]any{
+			"destinationPath": dest,
+			"endpointURL":     endpoint,
+			"s3Credentials":   creds,
+			"wal":             map[string]any{"compression": "gzip"},
+			"data":            map[string]any{"compression": "gzip"},
+		},
+	}
+}
+
+// scheduledBackup takes a base backup on postgres.backup.schedule (and one
+// right away, so that a new Cluster is recoverable from its first day),
+// through the plugin. The backups belong to the ScheduledBackup.
+func scheduledBackup(ctx *pulumi.Context, comp pulumi.Resource, name string, args *PostgresArgs, cluster pulumi.Resource) (*apiextensions.CustomResource, error) {
+	return apiextensions.NewCustomResource(ctx, name+"-scheduled-backup", &apiextensions.CustomResourceArgs{
+		ApiVersion: pulumi.String("postgresql.cnpg.io/v1"),
+		Kind:       pulumi.String("ScheduledBackup"),
+		Metadata: &metav1.ObjectMetaArgs{
+			Name:      pulumi.String(plan.PostgresScheduledBackupName),
+			Namespace: args.Namespace,
+			Labels:    MetaLabels(plan.PostgresClusterName, "database"),
+		},
+		OtherFields: kubernetes.UntypedArgs{"spec": map[string]any{
+			"schedule":             args.Config.Postgres.Backup.Schedule,
+			"immediate":            true,
+			"backupOwnerReference": "self",
+			"cluster":              map[string]any{"name": plan.PostgresClusterName},
+			"method":               "plugin",
+			"pluginConfiguration":  map[string]any{"name": plan.BarmanCloudPlugin},
+		}},
+	}, pulumi.Parent(comp), pulumi.DependsOn([]pulumi.Resource{cluster}))
+}
+
+// stringMap is m as the map[string]any an untyped spec holds.
+func stringMap(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }
 
 // cnpgOperator installs the CloudNativePG operator with the Helm v4 Chart

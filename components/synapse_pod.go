@@ -221,8 +221,10 @@ func synapseEnv(c *config.Config, proc plan.Process) corev1.EnvVarArray {
 	env := corev1.EnvVarArray{secretEnv(synapseconfig.EnvPostgresPassword, plan.PostgresSecretName, plan.PostgresSecretPass)}
 	if c.MinIO.Enabled && proc.Role == plan.RoleMediaRepository {
 		env = append(env,
-			secretEnv(synapseconfig.EnvS3AccessKey, plan.MinIOSecretName, plan.MinIOSecretUser),
-			secretEnv(synapseconfig.EnvS3SecretKey, plan.MinIOSecretName, plan.MinIOSecretPass))
+			// The media user's keys, limited to the media bucket; never
+			// MinIO's root credentials.
+			secretEnv(synapseconfig.EnvS3AccessKey, plan.MediaS3SecretName, plan.S3SecretAccessKeyID),
+			secretEnv(synapseconfig.EnvS3SecretKey, plan.MediaS3SecretName, plan.S3SecretSecretAccessKey))
 	}
 	return env
 }

@@ -45,7 +45,9 @@ var (
 	federationKeys   = []string{"enabled", "senders"}
 	databasePoolKeys = []string{"min", "max"}
 	storageKeys      = []string{"size", "storageClass"}
-	postgresKeys     = []string{"instances", "storage", "installOperator", "operatorChart", "operatorChartVersion", "image"}
+	postgresKeys     = []string{"instances", "storage", "installOperator", "operatorChart", "operatorChartVersion", "image", "resources", "backup", "restore"}
+	backupKeys       = []string{"enabled", "schedule", "retention", "serverName", "bucket", "endpoint", "path", "region", "installPlugin", "pluginManifest"}
+	restoreKeys      = []string{"fromServerName", "targetTime"}
 	redisKeys        = []string{"image"}
 	minioKeys        = []string{"enabled", "replicas", "storage", "bucket", "image", "clientImage"}
 	haproxyKeys      = []string{"replicas", "image"}
@@ -126,6 +128,9 @@ func parse(raw map[string]string, secret map[string]bool) (*Config, error) {
 		OperatorChart:        deref(pg.str("operatorChart", "a Helm repository URL, an oci:// reference or a chart path"), DefaultOperatorChart),
 		OperatorChartVersion: deref(pg.str("operatorChartVersion", "a chart version such as "+DefaultOperatorChartVersion), DefaultOperatorChartVersion),
 		Image:                deref(pg.str("image", "an image reference"), DefaultPostgresImage),
+		Resources:            resources(&el, pg.object("resources", resourcesKeys), tier.Postgres),
+		Backup:               backup(&el, pg.object("backup", backupKeys)),
+		Restore:              restore(&el, pg.object("restore", restoreKeys)),
 	}
 
 	redis := el.topObject(raw, "redis", redisKeys, "")

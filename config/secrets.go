@@ -18,7 +18,7 @@ const SigningKeyKey = "signingKey"
 
 // SecretKeys are the top-level stack config keys read as secrets, outside
 // Parse.
-var SecretKeys = []string{SigningKeyKey}
+var SecretKeys = []string{SigningKeyKey, BackupS3AccessKeyIDKey, BackupS3SecretAccessKeyKey}
 
 // signingKeyLine is Synapse's signing key file: "ed25519 <key id> <seed>",
 // the seed 32 bytes in (unpadded) standard base64.
@@ -63,4 +63,55 @@ func LoadSigningKey(ctx *pulumi.Context) (key pulumi.StringOutput, ok bool, err 
 		return pulumi.StringOutput{}, false, ValidationError{{Key: SigningKeyKey, Value: "(secret)", Allowed: err.Error()}}
 	}
 	return pulumi.ToSecret(pulumi.String(strings.TrimSpace(v) + "\n")).(pulumi.StringOutput), true, nil
+}
+
+// BackupKeys are an external backup target's S3 keys (stack secrets).
+type BackupKeys struct {
+	AccessKeyID, SecretAccessKey pulumi.StringOutput
+}
+
+// LoadBackupKeys reads the stack secrets BackupS3AccessKeyIDKey and
+// BackupS3SecretAccessKeyKey, which an external backup target
+// (postgres.backup.endpoint) needs and nothing else reads. Both must be
+// set, as Pulumi secrets; neither value is ever echoed. nil when backups
+// go to the stack's MinIO (or nowhere); the keys are then refused, so that
+// a leftover credential does not sit unused in the stack file.
+func LoadBackupKeys(ctx *pulumi.Context, c *Config) (*BackupKeys, error) {
+	return readBackupKeys(c, func(key string) (string, bool, bool) {
+		full := Namespace + ":" + key
+		v, ok := ctx.GetConfig(full)
+		return v, ok && v != "", ok && ctx.IsConfigSecret(full)
+	})
+}
+
+func readBackupKeys(c *Config, get func(key string) (v string, set, secret bool)) (*BackupKeys, error) {
+	external := c.Postgres.Backup.Enabled && c.Postgres.Backup.Endpoint != ""
+	var errs ValidationError
+	values := map[string]string{}
+	for _, key := range []string{BackupS3AccessKeyIDKey, BackupS3SecretAccessKeyKey} {
+		v, set, secret := get(key)
+		switch {
+		case !external && set:
+			errs = append(errs, FieldError{Key: key, Value: "(set)",
+				Allowed: "is only read with an external backup target (postgres.backup.enabled=true and postgres.backup.endpoint): remove it with `pulumi config rm synapse:" + key + "`"})
+		case !external:
+		case !set:
+			errs = append(errs, FieldError{Key: key, Allowed: "postgres.backup.endpoint needs the target's S3 keys: set them with `pulumi config set --secret synapse:" + key + " ...`"})
+		case !secret:
+			errs = append(errs, FieldError{Key: key, Value: "(plain text)",
+				Allowed: "an S3 key must not sit in the stack file in plain text: set it with `pulumi config set --secret synapse:" + key + "`"})
+		default:
+			values[key] = v
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	if !external {
+		return nil, nil
+	}
+	return &BackupKeys{
+		AccessKeyID:     pulumi.ToSecret(pulumi.String(values[BackupS3AccessKeyIDKey])).(pulumi.StringOutput),
+		SecretAccessKey: pulumi.ToSecret(pulumi.String(values[BackupS3SecretAccessKeyKey])).(pulumi.StringOutput),
+	}, nil
 }

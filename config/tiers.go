@@ -8,6 +8,8 @@ type Tier struct {
 	Name        string
 	Description string
 	Pools       map[Pool]PoolSize
+	// Postgres is the resources of each Postgres instance.
+	Postgres Resources
 }
 
 // Seed HPA targets (README "Horizontal Pod Autoscaling"): the seed's ranges
@@ -38,6 +40,19 @@ var (
 	laptopMainResources = res("100m", "256Mi", "1000m", "1Gi")
 )
 
+// Postgres instance resources per tier. The seed has no figure; these
+// follow from the connection budget (ConnectionBudget: 4Mi of memory limit
+// per connection) with room for shared_buffers (a quarter of the memory)
+// and the page cache. Memory request = limit: CNPG recommends Guaranteed
+// memory for Postgres, whose shared memory the kernel must not reclaim.
+var (
+	laptopPostgres = res("100m", "1Gi", "1", "1Gi")
+	smallPostgres  = res("1", "4Gi", "2", "4Gi")
+	mediumPostgres = res("2", "8Gi", "4", "8Gi")
+	largePostgres  = res("4", "16Gi", "8", "16Gi")
+	xlargePostgres = res("8", "32Gi", "16", "32Gi")
+)
+
 func fixed(n int, r Resources) PoolSize { return PoolSize{Replicas: n, Resources: r} }
 
 func scaled(n, max, cpu, mem int, r Resources) PoolSize {
@@ -48,8 +63,8 @@ func scaled(n, max, cpu, mem int, r Resources) PoolSize {
 }
 
 // ccuTier builds a seed tier from its row of the scaling table.
-func ccuTier(name, desc string, generic, persisters, media, sync, fedSenders int) Tier {
-	return Tier{Name: name, Description: desc, Pools: map[Pool]PoolSize{
+func ccuTier(name, desc string, postgres Resources, generic, persisters, media, sync, fedSenders int) Tier {
+	return Tier{Name: name, Description: desc, Postgres: postgres, Pools: map[Pool]PoolSize{
 		PoolMain:             fixed(1, mainResources),
 		PoolGeneric:          scaled(generic, genericMaxReplicas, 70, 80, genericResources),
 		PoolSynchrotron:      scaled(sync, synchrotronMaxReplicas, 60, 70, syncResources),
@@ -65,7 +80,7 @@ func ccuTier(name, desc string, generic, persisters, media, sync, fedSenders int
 
 // Tiers in increasing size. The CCU rows are the seed's table verbatim.
 var Tiers = []Tier{
-	{Name: "laptop", Description: "dev on a single-node cluster, < 100 CCU", Pools: map[Pool]PoolSize{
+	{Name: "laptop", Description: "dev on a single-node cluster, < 100 CCU", Postgres: laptopPostgres, Pools: map[Pool]PoolSize{
 		PoolMain:             fixed(1, laptopMainResources),
 		PoolGeneric:          fixed(1, laptopResources),
 		PoolSynchrotron:      fixed(1, laptopResources),
@@ -77,10 +92,10 @@ var Tiers = []Tier{
 		PoolBackground:       fixed(0, laptopResources),
 		PoolStreamWriter:     fixed(1, laptopResources),
 	}},
-	ccuTier("small", "100–1,000 CCU", 2, 2, 2, 4, 1),
-	ccuTier("medium", "1,000–5,000 CCU", 4, 4, 4, 8, 2),
-	ccuTier("large", "5,000–10,000 CCU", 8, 6, 6, 12, 4),
-	ccuTier("xlarge", "10,000–20,000 CCU", 12, 8, 8, 16, 6),
+	ccuTier("small", "100–1,000 CCU", smallPostgres, 2, 2, 2, 4, 1),
+	ccuTier("medium", "1,000–5,000 CCU", mediumPostgres, 4, 4, 4, 8, 2),
+	ccuTier("large", "5,000–10,000 CCU", largePostgres, 8, 6, 6, 12, 4),
+	ccuTier("xlarge", "10,000–20,000 CCU", xlargePostgres, 12, 8, 8, 16, 6),
 }
 
 // TierByName returns the named tier.

@@ -125,6 +125,57 @@ type Postgres struct {
 	// oci:// source. A local chart is the version it is: this is ignored.
 	OperatorChartVersion string
 	Image                string // PostgreSQL operand image
+	// Resources of each Postgres instance (tier default; memory request
+	// equals the limit, so that the kernel never reclaims shared_buffers
+	// from a Burstable pod). The memory limit also bounds max_connections:
+	// see ConnectionBudget.
+	Resources Resources
+	Backup    Backup
+	// Restore, when set, bootstraps a new Cluster from Backup's object
+	// store instead of an empty database (nil: initdb).
+	Restore *Restore
+}
+
+// Backup is continuous WAL archiving plus scheduled base backups to an S3
+// object store through CloudNativePG's Barman Cloud plugin.
+type Backup struct {
+	Enabled bool
+	// Schedule is the ScheduledBackup's six-field cron (seconds first).
+	Schedule string
+	// Retention is the ObjectStore's retentionPolicy: base backups and WAL
+	// older than the most recent backup before it are deleted ("30d").
+	Retention string
+	// ServerName is this Cluster's folder in the object store. A restored
+	// Cluster must archive under a new name (CNPG refuses a non-empty one).
+	ServerName string
+	// Bucket on the stack's MinIO (Endpoint "") or on Endpoint.
+	Bucket string
+	// Endpoint is an external S3 endpoint (https URL); "" = the stack's
+	// MinIO. Credentials: the stack secrets BackupS3AccessKeyIDKey and
+	// BackupS3SecretAccessKeyKey.
+	Endpoint string
+	// Path is an optional prefix inside the bucket (several stacks, one
+	// bucket).
+	Path string
+	// Region of an external bucket ("" = the endpoint's default).
+	Region string
+	// InstallPlugin installs the Barman Cloud plugin next to the operator
+	// from PluginManifest (a release manifest URL or a local path).
+	InstallPlugin  bool
+	PluginManifest string
+}
+
+// OnMinIO reports whether backups go to the stack's own MinIO.
+func (b Backup) OnMinIO() bool { return b.Enabled && b.Endpoint == "" }
+
+// Restore is a recovery bootstrap from a backup in the object store.
+type Restore struct {
+	// FromServerName is the folder of the Cluster whose backups are
+	// restored (its postgres.backup.serverName).
+	FromServerName string
+	// TargetTime is an optional point in time (RFC 3339); "" = the end
+	// of the archived WAL.
+	TargetTime string
 }
 
 // OperatorChartSource resolves OperatorChart for a Helm chart resource: for

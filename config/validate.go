@@ -86,8 +86,10 @@ func validate(el *errorList, c *Config, f facts) {
 		el.add("mediaImage", "", "minio.enabled=true stores media through synapse-s3-storage-provider, which the stock Synapse image does not ship: set mediaImage to an image that does (see images/synapse-s3 in the README)")
 	}
 
-	// The CNPG operator's chart.
+	// The CNPG operator's chart, backups and restore.
 	checkOperatorChart(el, c.Postgres)
+	checkBackup(el, c)
+	checkConnectionBudget(el, c)
 
 	// S3 bucket.
 	if why := bucketProblem(c.MinIO.Bucket); why != "" {
@@ -116,6 +118,20 @@ func validate(el *errorList, c *Config, f facts) {
 	if errs := validation.IsDNS1123Label(c.Monitoring.Namespace); len(errs) > 0 {
 		el.add("monitoring.namespace", c.Monitoring.Namespace, "must be a namespace name (lower-case letters, digits and hyphens)")
 	}
+}
+
+// checkConnectionBudget refuses a config whose Synapse processes could open
+// more Postgres connections than its memory limit pays for (see
+// ConnectionBudget in connections.go). The error names databasePool.max,
+// the one knob that scales every process's share.
+func checkConnectionBudget(el *errorList, c *Config) {
+	need, limit := c.MaxConnections(), c.Postgres.ConnectionLimit()
+	if limit == 0 || need <= limit {
+		return
+	}
+	el.addf("databasePool.max", strconv.Itoa(c.DatabasePool.Max),
+		"Synapse could open %d Postgres connections (%d processes at their most replicas × databasePool.max %d, plus %d for CNPG and admin), more than the %d that postgres.resources.limits.memory (%s) pays for at 4Mi each: lower databasePool.max or the pools' maxReplicas, or raise postgres.resources.limits.memory",
+		need, c.MaxSynapseProcesses(), c.DatabasePool.Max, ConnectionHeadroom, limit, c.Postgres.Resources.Limits.Memory)
 }
 
 // baseURLProblem says what is wrong with publicBaseUrl, "" if nothing.

@@ -63,3 +63,50 @@ const (
 	SynapseConfigMapName = "synapse-config"
 	HAProxyConfigMapName = "synapse-haproxy-config"
 )
+
+// Backups and scoped object-store users. Each S3 client gets its own
+// credentials, allowed on its own bucket only: Synapse's media workers on
+// the media bucket, Postgres (the Barman Cloud plugin) on the backup
+// bucket. MinIO's root credentials stay with the MinIO pods and the Job
+// that creates buckets and users.
+const (
+	// PostgresObjectStoreName is the Barman Cloud plugin's ObjectStore.
+	PostgresObjectStoreName = PostgresClusterName + "-backup"
+	// PostgresScheduledBackupName is the CNPG ScheduledBackup.
+	PostgresScheduledBackupName = PostgresClusterName + "-scheduled"
+	// BarmanCloudPlugin is the plugin's name in the Cluster and backups.
+	BarmanCloudPlugin = "barman-cloud.cloudnative-pg.io"
+	// RestoreSourceName is the externalClusters entry a restore reads.
+	RestoreSourceName = "origin"
+
+	// PostgresBackupSecretName holds the backup target's S3 keys (generated
+	// for MinIO, from stack secrets for an external endpoint).
+	PostgresBackupSecretName = PostgresClusterName + "-backup-s3"
+	// MediaS3SecretName holds the media workers' S3 keys.
+	MediaS3SecretName = "synapse-media-s3"
+	// Keys of both S3 Secrets.
+	S3SecretAccessKeyID     = "ACCESS_KEY_ID"
+	S3SecretSecretAccessKey = "ACCESS_SECRET_KEY"
+	S3SecretRegion          = "REGION"
+
+	// MinIO users and policies (policy name = user name).
+	MinIOMediaUser  = "synapse-media"
+	MinIOBackupUser = "postgres-backup"
+)
+
+// PostgresParameters are the memory settings of a Postgres instance whose
+// memory limit is memoryLimit, and its max_connections: shared_buffers a
+// quarter of the memory (PostgreSQL's guidance for a dedicated server),
+// effective_cache_size three quarters (what the page cache can hold),
+// maintenance_work_mem a sixteenth up to 2GB (vacuum and index builds of
+// Synapse's large tables). Values in MB, as Postgres reads them.
+func PostgresParameters(memoryLimitBytes int64, maxConnections int) map[string]string {
+	mb := memoryLimitBytes >> 20
+	maint := min(mb/16, 2048)
+	return map[string]string{
+		"max_connections":      fmt.Sprint(maxConnections),
+		"shared_buffers":       fmt.Sprintf("%dMB", mb/4),
+		"effective_cache_size": fmt.Sprintf("%dMB", mb*3/4),
+		"maintenance_work_mem": fmt.Sprintf("%dMB", max(maint, 64)),
+	}
+}

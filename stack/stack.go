@@ -28,6 +28,10 @@ func Deploy(ctx *pulumi.Context) error {
 	if err != nil {
 		return err
 	}
+	backupKeys, err := config.LoadBackupKeys(ctx, cfg)
+	if err != nil {
+		return err
+	}
 	p := plan.Build(cfg)
 
 	ns, err := components.NewNamespace(ctx, "namespace", &components.NamespaceArgs{
@@ -43,22 +47,12 @@ func Deploy(ctx *pulumi.Context) error {
 		return err
 	}
 
-	// Data plane.
-	dp := &components.DataPlaneArgs{Namespace: ns.Name, Config: cfg, Plan: p}
-	pg, err := components.NewPostgres(ctx, "postgres", dp)
-	if err != nil {
-		return err
-	}
-	redis, err := components.NewRedis(ctx, "redis", dp)
-	if err != nil {
-		return err
-	}
-	dataReady := append(append([]pulumi.Resource{}, pg.Ready...), redis.Ready...)
-	endpoints := pulumi.StringMap{
-		"postgres": endpoint(pg.Service),
-		"redis":    endpoint(redis.Service),
-	}
-	secretNames := []string{pg.SecretName, redis.SecretName}
+	// Data plane. MinIO first: with backups on MinIO, Postgres archives
+	// WAL into a bucket (and as a user) that MinIO's setup Job creates.
+	dp := &components.DataPlaneArgs{Namespace: ns.Name, Config: cfg, Plan: p, BackupKeys: backupKeys}
+	var dataReady, pgDeps []pulumi.Resource
+	endpoints := pulumi.StringMap{}
+	var secretNames []string
 	if cfg.MinIO.Enabled {
 		minio, err := components.NewMinIO(ctx, "minio", dp)
 		if err != nil {
@@ -67,7 +61,22 @@ func Deploy(ctx *pulumi.Context) error {
 		dataReady = append(dataReady, minio.Ready...)
 		endpoints["minio"] = endpoint(minio.Service)
 		secretNames = append(secretNames, minio.SecretName)
+		if cfg.Postgres.Backup.OnMinIO() {
+			pgDeps = minio.Ready
+		}
 	}
+	pg, err := components.NewPostgres(ctx, "postgres", dp, pulumi.DependsOn(pgDeps))
+	if err != nil {
+		return err
+	}
+	redis, err := components.NewRedis(ctx, "redis", dp)
+	if err != nil {
+		return err
+	}
+	dataReady = append(append(dataReady, pg.Ready...), redis.Ready...)
+	endpoints["postgres"] = endpoint(pg.Service)
+	endpoints["redis"] = endpoint(redis.Service)
+	secretNames = append(secretNames, pg.SecretName, redis.SecretName)
 
 	// Main migrates the schema: it starts once the data plane is ready,
 	// and everything else starts once it is.

@@ -432,6 +432,8 @@ var neededFlows = []netFlow{
 	{from: roleMedia, to: roleMinIO, port: "s3", when: "minio"},
 	{from: roleBucketJob, to: roleMinIO, port: "s3", when: "minio"},
 	{from: roleMinIO, to: roleMinIO, port: "s3", when: "minio"},
+	// Backups on MinIO: the Barman Cloud sidecar in each Postgres instance.
+	{from: rolePostgres, to: roleMinIO, port: "s3", when: "backup-on-minio"},
 	// CNPG: replication between instances, the operator's status calls.
 	{from: rolePostgres, to: rolePostgres, port: cnpgPortPostgres},
 	{from: rolePostgres, to: rolePostgres, port: cnpgPortStatus},
@@ -455,8 +457,9 @@ var deniedFlows = []netFlow{
 	{from: roleMinIO, to: roleSynapse, port: plan.PortNameHTTP, when: "minio"},
 	{from: roleMinIO, to: roleReplication, port: plan.PortNameReplication, when: "minio"},
 	{from: roleMinIO, to: rolePostgres, port: cnpgPortPostgres, when: "minio"},
-	// Only media workers hold S3 keys.
+	// Only media workers hold S3 keys (and Postgres, with backups there).
 	{from: roleNonMedia, to: roleMinIO, port: "s3", when: "minio"},
+	{from: rolePostgres, to: roleMinIO, port: "s3", when: "minio-without-backups"},
 	{from: roleBucketJob, to: rolePostgres, port: cnpgPortPostgres, when: "minio"},
 	{from: roleConfigCheck, to: rolePostgres, port: cnpgPortPostgres},
 	{from: roleConfigCheck, to: roleRedis, port: "redis"},
@@ -538,14 +541,19 @@ func (w *netWorld) check(t *testing.T, f netFlow, src, dst []netPod) {
 // stack reaches nothing but HAProxy's client port.
 func TestNetworkPolicyFlows(t *testing.T) {
 	t.Parallel()
-	for _, tc := range stackCases {
+	// prod archives to its MinIO; the extra case has MinIO without backups.
+	cases := append(append([]stackCase{}, stackCases...),
+		stackCase{name: "prod-without-backups", file: "prod", overrides: map[string]string{"postgres": `{"instances":3}`}})
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s, p := deploy(t, tc)
 			cfg, err := config.Parse(rawConfig(t, tc))
 			require.NoError(t, err)
 			w := buildNetWorld(t, s, p, cfg)
-			on := map[string]bool{"": true, "minio": cfg.MinIO.Enabled, "monitoring": cfg.Monitoring.Enabled}
+			on := map[string]bool{"": true, "minio": cfg.MinIO.Enabled, "monitoring": cfg.Monitoring.Enabled,
+				"backup-on-minio":       cfg.Postgres.Backup.OnMinIO(),
+				"minio-without-backups": cfg.MinIO.Enabled && !cfg.Postgres.Backup.OnMinIO()}
 
 			for _, f := range neededFlows {
 				if on[f.when] {

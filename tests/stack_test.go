@@ -503,8 +503,9 @@ func TestDataProtection(t *testing.T) {
 
 // TestDataResourcesStable: federation and tier changes leave the data
 // resources (CNPG Cluster, MinIO StatefulSet, their Secrets) where they
-// are, with the same inputs. The one planned exception is Postgres
-// max_connections, which follows the number of Synapse processes.
+// are, with the same inputs. The planned exceptions: Postgres
+// max_connections, which follows the number of Synapse processes, and the
+// Postgres resources and memory settings, which follow the tier.
 func TestDataResourcesStable(t *testing.T) {
 	t.Parallel()
 	base, _ := deploy(t, stackCases[1])
@@ -530,7 +531,13 @@ func TestDataResourcesStable(t *testing.T) {
 				wantIn, gotIn := want.Inputs, got.Inputs
 				if d.typ == tCluster {
 					assert.Equal(t, fmt.Sprint(p.MaxConnections()), digString(gotIn, "spec", "postgresql", "parameters", "max_connections"))
-					wantIn, gotIn = withoutMaxConnections(wantIn), withoutMaxConnections(gotIn)
+					// The tier sizes Postgres: its memory settings follow
+					// the memory limit (an in-place rolling restart).
+					limit := resource.MustParse(digString(gotIn, "spec", "resources", "limits", "memory"))
+					for k, v := range plan.PostgresParameters(limit.Value(), p.MaxConnections()) {
+						assert.Equal(t, v, digString(gotIn, "spec", "postgresql", "parameters", k), k)
+					}
+					wantIn, gotIn = withoutSizing(wantIn), withoutSizing(gotIn)
 				}
 				assert.Equal(t, wantIn, gotIn, "%s %s inputs changed", d.typ, d.name)
 				assert.Equal(t, want.Protect, got.Protect, d.name)
@@ -539,9 +546,14 @@ func TestDataResourcesStable(t *testing.T) {
 	}
 }
 
-func withoutMaxConnections(in map[string]any) map[string]any {
+// withoutSizing drops what the tier and the process count decide: the
+// Cluster's resources and the parameters derived from them.
+func withoutSizing(in map[string]any) map[string]any {
 	out := deepCopy(in).(map[string]any)
-	delete(digMap(out, "spec", "postgresql", "parameters"), "max_connections")
+	for k := range plan.PostgresParameters(1<<30, 1) {
+		delete(digMap(out, "spec", "postgresql", "parameters"), k)
+	}
+	delete(digMap(out, "spec"), "resources")
 	return out
 }
 
@@ -870,7 +882,8 @@ func contentNameOf(t *testing.T, tc stackCase, typ, base string, data map[string
 	t.Helper()
 	var sum string
 	switch {
-	case typ == tConfigMap && base == plan.SynapseConfigMapName:
+	case typ == tConfigMap && (base == plan.SynapseConfigMapName || base == plan.MinIOName+"-bucket"):
+		// The Synapse config, and MinIO's setup script and policies.
 		sum = synapseconfig.ChecksumAll(data)
 	case typ == tSecret && base == plan.SynapseSecretName:
 		sum = components.SecretChecksumOf(data)
