@@ -135,6 +135,10 @@ func networkPolicies(c *config.Config, p *plan.Plan) ([]policy, error) {
 	if monitoring != nil {
 		pgRules = append(pgRules, rule(fromNamespace(monitoring), tcp(cnpgMetricsPort)))
 	}
+	if c.Maintenance.StateCompression.Enabled {
+		// The state compressor (a CronJob) works on Synapse's tables.
+		pgRules = append(pgRules, rule(peers(podsOf(namedPods(StateCompressorName))), tcp(pg.Port)))
+	}
 
 	redis := p.Redis()
 	out := []policy{

@@ -34,6 +34,8 @@ const (
 	volTmp           = "tmp"
 	volMedia         = "media"
 	envPodName       = "POD_NAME" // read by synapseconfig.InitScript
+	// MediaCacheContainer bounds a media worker's local store (S3 only).
+	MediaCacheContainer = "media-cache"
 )
 
 // Probe timings. A first start of main migrates the schema (minutes on a big
@@ -139,6 +141,28 @@ func buildSynapsePod(a synapsePodArgs) (synapsePod, error) {
 		annotations[AnnotationSecretChecksum] = a.SecretChecksum
 	}
 
+	containers := corev1.ContainerArray{corev1.ContainerArgs{
+		Name:  pulumi.String(synapseContainer),
+		Image: pulumi.String(proc.Image),
+		// synapseconfig.Args starts with "-m <app>": the image's
+		// /start.py entrypoint would generate its own config.
+		Command:         pulumi.ToStringArray([]string{"python"}),
+		Args:            pulumi.ToStringArray(synapseconfig.Args(proc)),
+		Ports:           containerPorts(proc),
+		Env:             synapseEnv(a.Config, proc),
+		VolumeMounts:    mounts,
+		Resources:       resources(proc.Resources),
+		StartupProbe:    healthProbe(probePeriod, startupFailures),
+		ReadinessProbe:  healthProbe(probePeriod, readinessFailures),
+		LivenessProbe:   healthProbe(livenessPeriod, livenessFailures),
+		SecurityContext: ContainerSecurity(),
+	}}
+	if keepsMedia && a.Config.MinIO.Enabled && a.Config.MediaCache.Enabled {
+		// With S3 the local store is a cache; without it, it is the only
+		// copy of the media and nothing may ever evict from it.
+		containers = append(containers, mediaCacheContainer(a.Config, proc))
+	}
+
 	tmpl := &corev1.PodTemplateSpecArgs{
 		Metadata: &metav1.ObjectMetaArgs{
 			Labels:      MetaLabels(proc.Name, ComponentSynapse),
@@ -150,25 +174,10 @@ func buildSynapsePod(a synapsePodArgs) (synapsePod, error) {
 			AutomountServiceAccountToken: pulumi.Bool(false),
 			// Dozens of Services would otherwise become env variables of
 			// every process.
-			EnableServiceLinks: pulumi.Bool(false),
-			SecurityContext:    PodSecurity(SynapseUID),
-			InitContainers:     initContainers,
-			Containers: corev1.ContainerArray{corev1.ContainerArgs{
-				Name:  pulumi.String(synapseContainer),
-				Image: pulumi.String(proc.Image),
-				// synapseconfig.Args starts with "-m <app>": the image's
-				// /start.py entrypoint would generate its own config.
-				Command:         pulumi.ToStringArray([]string{"python"}),
-				Args:            pulumi.ToStringArray(synapseconfig.Args(proc)),
-				Ports:           containerPorts(proc),
-				Env:             synapseEnv(a.Config, proc),
-				VolumeMounts:    mounts,
-				Resources:       resources(proc.Resources),
-				StartupProbe:    healthProbe(probePeriod, startupFailures),
-				ReadinessProbe:  healthProbe(probePeriod, readinessFailures),
-				LivenessProbe:   healthProbe(livenessPeriod, livenessFailures),
-				SecurityContext: ContainerSecurity(),
-			}},
+			EnableServiceLinks:        pulumi.Bool(false),
+			SecurityContext:           PodSecurity(SynapseUID),
+			InitContainers:            initContainers,
+			Containers:                containers,
 			Volumes:                   volumes,
 			Affinity:                  affinity(proc),
 			TopologySpreadConstraints: zoneSpread(proc),
@@ -227,6 +236,45 @@ func synapseEnv(c *config.Config, proc plan.Process) corev1.EnvVarArray {
 			secretEnv(synapseconfig.EnvS3SecretKey, plan.MediaS3SecretName, plan.S3SecretSecretAccessKey))
 	}
 	return env
+}
+
+// mediaCacheContainer keeps the media worker's own volume a bounded cache
+// of S3 (synapseconfig.MediaCacheScript): it runs in the pod because the
+// volume is the pod's ReadWriteOnce claim, which no CronJob could mount.
+// It reads homeserver.yaml for the S3 provider (and evicts nothing when
+// there is none) and needs no database and no Kubernetes API.
+func mediaCacheContainer(c *config.Config, proc plan.Process) corev1.ContainerArgs {
+	ro := pulumi.Bool(true)
+	return corev1.ContainerArgs{
+		Name:    pulumi.String(MediaCacheContainer),
+		Image:   pulumi.String(proc.Image), // the media image: Python, PyYAML and boto3
+		Command: pulumi.ToStringArray([]string{"python"}),
+		Args:    pulumi.ToStringArray(synapseconfig.MediaCacheArgs(c.MediaCache)),
+		Env:     mediaCacheEnv(c, proc),
+		VolumeMounts: corev1.VolumeMountArray{
+			corev1.VolumeMountArgs{Name: pulumi.String(volConfig), MountPath: pulumi.String(synapseconfig.ConfigDir), ReadOnly: ro},
+			corev1.VolumeMountArgs{Name: pulumi.String(volMedia), MountPath: pulumi.String(synapseconfig.MediaDir)},
+		},
+		// A directory walk every ten minutes, and boto3.
+		Resources: resources(config.Resources{
+			Requests: config.ResourceList{CPU: "10m", Memory: "64Mi"},
+			Limits:   config.ResourceList{CPU: "200m", Memory: "256Mi"},
+		}),
+		SecurityContext: ContainerSecurity(),
+	}
+}
+
+// mediaCacheEnv is the media worker's environment without the database
+// password: the S3 credentials, the same references the provider reads.
+func mediaCacheEnv(c *config.Config, proc plan.Process) corev1.EnvVarArray {
+	var out corev1.EnvVarArray
+	for _, e := range synapseEnv(c, proc) {
+		if v, ok := e.(corev1.EnvVarArgs); ok && v.Name == pulumi.String(synapseconfig.EnvPostgresPassword) {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 func secretEnv(name, secret, key string) corev1.EnvVarArgs {

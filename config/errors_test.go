@@ -206,6 +206,34 @@ func TestParseRejectsBadConfig(t *testing.T) {
 		{"bucket too short", with("minio", `{"bucket":"ab"}`), []fe{{"minio.bucket", "ab", "2 characters"}}},
 		{"bucket starting with a hyphen", with("minio", `{"bucket":"-media"}`), []fe{{"minio.bucket", "-media", "starts or ends"}}},
 
+		// Media cache, media retention, maintenance.
+		{"media cache days zero", s3("mediaStorage", `{"cacheDays":0}`), []fe{{"mediaStorage.cacheDays", "0", "from 1 to 3650"}}},
+		{"media cache days fractional", s3("mediaStorage", `{"cacheDays":1.5}`), []fe{{"mediaStorage.cacheDays", "1.5", "has a fraction"}}},
+		{"media cache percent too high", s3("mediaStorage", `{"cacheMaxPercent":99}`), []fe{{"mediaStorage.cacheMaxPercent", "99", "from 10 to 95"}}},
+		{"media cache percent a string", s3("mediaStorage", `{"cacheMaxPercent":"80%"}`), []fe{{"mediaStorage.cacheMaxPercent", "80%", "not a string"}}},
+		{"media cache days without S3", with("mediaStorage", `{"cacheDays":7}`), []fe{{"mediaStorage.cacheDays", "7", "only copy of the media"}}},
+		{"media cache percent without S3", with("mediaStorage", `{"cacheMaxPercent":80}`), []fe{{"mediaStorage.cacheMaxPercent", "80", "minio.enabled=true"}}},
+		{"misspelt media cache key", s3("mediaStorage", `{"cacheDay":7}`), []fe{{"mediaStorage.cacheDay", "7", "allowed keys: size, storageClass, cacheDays, cacheMaxPercent"}}},
+		{"local media lifetime in minutes", with("mediaRetention", `{"localMediaLifetime":"3m"}`), []fe{{"mediaRetention.localMediaLifetime", "3m", "m is minutes"}}},
+		{"remote media lifetime without a unit", with("mediaRetention", `{"remoteMediaLifetime":"90"}`), []fe{{"mediaRetention.remoteMediaLifetime", "90", "one unit of s, m (minutes), h, d, w or y"}}},
+		{"remote media lifetime in words", with("mediaRetention", `{"remoteMediaLifetime":"90 days"}`), []fe{{"mediaRetention.remoteMediaLifetime", "90 days", "such as 90d"}}},
+		{"remote media lifetime negative", with("mediaRetention", `{"remoteMediaLifetime":"-1d"}`), []fe{{"mediaRetention.remoteMediaLifetime", "-1d", "Synapse duration"}}},
+		{"remote media lifetime a number", with("mediaRetention", `{"remoteMediaLifetime":90}`), []fe{{"mediaRetention.remoteMediaLifetime", "90", "not a number"}}},
+		{"media lifetime under a day", with("mediaRetention", `{"localMediaLifetime":"12h"}`), []fe{{"mediaRetention.localMediaLifetime", "12h", "at least 1d"}}},
+		{"misspelt media retention key", with("mediaRetention", `{"localMediaLifeTime":"1y"}`), []fe{{"mediaRetention.localMediaLifeTime", "1y", "unknown key under mediaRetention"}}},
+		{"state compression without an image", with("maintenance", `{"stateCompression":{"enabled":true}}`), []fe{{"maintenance.stateCompression.image", "", "images/synapse-compress-state"}}},
+		{"state compression image latest", with("maintenance", `{"stateCompression":{"enabled":true,"image":"ghcr.io/matrix-org/rust-synapse-compress-state:latest"}}`), []fe{{"maintenance.stateCompression.image", "ghcr.io/matrix-org/rust-synapse-compress-state:latest", ":latest"}}},
+		{"state compression schedule in words", with("maintenance", `{"stateCompression":{"schedule":"every night"}}`), []fe{{"maintenance.stateCompression.schedule", "every night", "five fields"}}},
+		{"state compression schedule with seconds", with("maintenance", `{"stateCompression":{"schedule":"0 0 3 * * *"}}`), []fe{{"maintenance.stateCompression.schedule", "0 0 3 * * *", "five fields"}}},
+		{"state compression schedule hour 24", with("maintenance", `{"stateCompression":{"schedule":"0 24 * * *"}}`), []fe{{"maintenance.stateCompression.schedule", "0 24 * * *", "minute hour day-of-month"}}},
+		{"state compression schedule with a time zone", with("maintenance", `{"stateCompression":{"schedule":"CRON_TZ=UTC 0 3 * * *"}}`), []fe{{"maintenance.stateCompression.schedule", "CRON_TZ=UTC 0 3 * * *", "TZ"}}},
+		{"state compression chunk below the first level", with("maintenance", `{"stateCompression":{"chunkSize":50}}`), []fe{{"maintenance.stateCompression.chunkSize", "50", "first level size"}}},
+		{"state compression chunks zero", with("maintenance", `{"stateCompression":{"chunks":0}}`), []fe{{"maintenance.stateCompression.chunks", "0", "from 1 to 100000"}}},
+		{"state compression memory", with("maintenance", `{"stateCompression":{"resources":{"limits":{"memory":"1"}}}}`), []fe{{"maintenance.stateCompression.resources.limits.memory", "1", "from 64Mi"}}},
+		{"state compression enabled a string", with("maintenance", `{"stateCompression":{"enabled":"yes"}}`), []fe{{"maintenance.stateCompression.enabled", "yes", "true or false"}}},
+		{"misspelt maintenance job", with("maintenance", `{"stateCompresion":{"enabled":true}}`), []fe{{"maintenance.stateCompresion", `{"enabled":true}`, "unknown key under maintenance"}}},
+		{"maintenance a list", with("maintenance", `["stateCompression"]`), []fe{{"maintenance", `["stateCompression"]`, "not a list"}}},
+
 		// Router, ingress, monitoring.
 		{"haproxy replicas zero", with("haproxy", `{"replicas":0}`), []fe{{"haproxy.replicas", "0", "from 1 to 16"}}},
 		{"haproxy replicas negative", with("haproxy", `{"replicas":-1}`), []fe{{"haproxy.replicas", "-1", "from 1 to 16"}}},
@@ -306,6 +334,12 @@ func TestParseAcceptsGoodNeighbours(t *testing.T) {
 		{"local chart ignores the version", with("postgres", `{"operatorChart":"./charts/cloudnative-pg-0.26.1.tgz","operatorChartVersion":"whatever"}`)},
 		{"absolute chart path", with("postgres", `{"operatorChart":"/opt/charts/cloudnative-pg"}`)},
 		{"chart mirror", with("postgres", `{"operatorChart":"https://charts.example.org/cnpg/"}`)},
+		{"media cache bounds with S3", s3("mediaStorage", `{"cacheDays":1,"cacheMaxPercent":95}`)},
+		{"media lifetimes", with("mediaRetention", `{"localMediaLifetime":"1d","remoteMediaLifetime":"2y"}`)},
+		{"media lifetime in hours", with("mediaRetention", `{"remoteMediaLifetime":"24h"}`)},
+		{"state compression descriptor", with("maintenance", `{"stateCompression":{"enabled":true,"image":"r.io/c@sha256:`+strings.Repeat("a", 64)+`","schedule":"@daily"}}`)},
+		{"state compression ranges and steps", with("maintenance", `{"stateCompression":{"schedule":"*/15 2-5 * JAN-MAR mon-fri"}}`)},
+		{"state compression configured while off", with("maintenance", `{"stateCompression":{"enabled":false,"image":"r.io/c:1","chunkSize":100,"chunks":1}}`)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -35,6 +35,7 @@ var Keys = []string{
 	"serverName", "publicBaseUrl", "namespace", "image", "mediaImage", "tier", "pools",
 	"federation", "streamWriters", "databasePool", "postgres", "redis", "minio",
 	"mediaStorage", "haproxy", "ingress", "monitoring", "dataProtection",
+	"mediaRetention", "maintenance",
 }
 
 // The keys each object of the stack config may hold.
@@ -150,7 +151,11 @@ func parse(raw map[string]string, secret map[string]bool) (*Config, error) {
 		Image:       deref(mo.str("image", "an image reference"), DefaultMinIOImage),
 		ClientImage: deref(mo.str("clientImage", "an image reference"), DefaultMinIOClientImage),
 	}
-	c.MediaStorage = storage(&el, el.topObject(raw, "mediaStorage", storageKeys, ""), "10Gi")
+	ms := el.topObject(raw, "mediaStorage", mediaStorageKeys, "")
+	c.MediaStorage = storage(&el, ms, "10Gi")
+	c.MediaCache = mediaCache(&el, ms, c.MinIO.Enabled)
+	c.MediaRetention = mediaRetention(el.topObject(raw, "mediaRetention", mediaRetentionKeys, ""))
+	c.Maintenance = maintenance(&el, el.topObject(raw, "maintenance", maintenanceKeys, ""))
 
 	hp := el.topObject(raw, "haproxy", haproxyKeys, "")
 	c.HAProxy = HAProxy{

@@ -53,6 +53,12 @@ type Config struct {
 	Ingress      Ingress
 	Monitoring   Monitoring
 
+	// MediaCache bounds each media worker's local store (S3 only);
+	// MediaRetention is Synapse's media_retention.
+	MediaCache     MediaCache
+	MediaRetention MediaRetention
+	Maintenance    Maintenance // scheduled jobs (state compression)
+
 	// DataProtection protects the database and the media store from deletion
 	// (Pulumi protect + retainOnDelete). On in prod.
 	DataProtection bool

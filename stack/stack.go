@@ -89,6 +89,15 @@ func Deploy(ctx *pulumi.Context) error {
 	}
 	endpoints["synapse-main"] = endpoint(main.Service)
 
+	// Scheduled maintenance works on the schema main has migrated.
+	if cfg.Maintenance.StateCompression.Enabled {
+		if _, err := components.NewMaintenance(ctx, "maintenance", &components.MaintenanceArgs{
+			Namespace: ns.Name, Config: cfg, Plan: p,
+		}, pulumi.DependsOn(main.Ready)); err != nil {
+			return err
+		}
+	}
+
 	workerArgs := func(proc plan.Process) *components.WorkerPoolArgs {
 		return &components.WorkerPoolArgs{
 			Namespace: ns.Name, Config: cfg, Plan: p, Process: proc,

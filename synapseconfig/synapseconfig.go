@@ -179,6 +179,12 @@ func Shared(c *config.Config, p *plan.Plan, ext External) map[string]any {
 		}}
 	}
 
+	// Purging old media is Synapse's own job (hourly, on media workers),
+	// by last access; unset lifetimes purge nothing.
+	if mr := mediaRetention(c.MediaRetention); mr != nil {
+		hs["media_retention"] = mr
+	}
+
 	// Federation. An empty federation_sender_instances means nobody sends:
 	// emit it only with senders, or when federation is off on purpose.
 	//

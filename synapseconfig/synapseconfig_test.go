@@ -1,6 +1,8 @@
 package synapseconfig
 
 import (
+	"os/exec"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -8,6 +10,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"synapse/config"
+	"synapse/internal/realtools"
 	"synapse/plan"
 )
 
@@ -224,5 +227,79 @@ func TestWellKnown(t *testing.T) {
 		if got, ok := wk[WellKnownServer]; got != tc.server || ok != (tc.server != "") {
 			t.Errorf("%s server = %q (served %v), want %q", tc.stack, got, ok, tc.server)
 		}
+	}
+}
+
+// TestMediaRetention: homeserver.yaml carries media_retention exactly as
+// configured, and no media_retention at all when no lifetime is set (then
+// Synapse purges nothing).
+func TestMediaRetention(t *testing.T) {
+	for _, tc := range []struct {
+		name, value string
+		want        map[string]any // nil: no media_retention key
+	}{
+		{"unset", "", nil},
+		{"empty object", `{}`, nil},
+		{"remote only", `{"remoteMediaLifetime":"90d"}`, map[string]any{"remote_media_lifetime": "90d"}},
+		{"local only", `{"localMediaLifetime":"2y"}`, map[string]any{"local_media_lifetime": "2y"}},
+		{"both", `{"localMediaLifetime":"365d","remoteMediaLifetime":"4w"}`,
+			map[string]any{"local_media_lifetime": "365d", "remote_media_lifetime": "4w"}},
+	} {
+		for _, stack := range []string{"dev", "prod"} {
+			t.Run(stack+" "+tc.name, func(t *testing.T) {
+				override := map[string]string{}
+				if tc.value != "" {
+					override["mediaRetention"] = tc.value
+				}
+				_, _, files := load(t, stack, override)
+				hs := parse(t, files[SharedFile])
+				got, present := hs["media_retention"]
+				switch {
+				case tc.want == nil && present:
+					t.Fatalf("media_retention = %v, want no key (nothing purged)", got)
+				case tc.want == nil:
+				case !present:
+					t.Fatalf("no media_retention, want %v", tc.want)
+				default:
+					if !reflect.DeepEqual(got, tc.want) {
+						t.Errorf("media_retention = %#v, want %#v", got, tc.want)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestMediaCacheScript runs the media cache's own tests (a real directory,
+// a fake S3): idle files evicted only once S3 holds them, missing ones
+// uploaded first, the URL cache and files in flight never touched, the size
+// bound evicting least recently used first, and nothing evicted without a
+// synchronous S3 provider in homeserver.yaml.
+func TestMediaCacheScript(t *testing.T) {
+	python := realtools.LookPath(t, "python3", "apt-get install python3 python3-yaml")
+	if err := exec.Command(python, "-c", "import yaml").Run(); err != nil {
+		realtools.Missing(t, "python3 has no yaml module: run 'apt-get install python3-yaml'")
+	}
+	out, err := exec.Command(python, "-B", "testdata/test_media_cache.py", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("media_cache.py tests failed: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "\nOK") {
+		t.Fatalf("no OK from the media cache tests:\n%s", out)
+	}
+}
+
+// TestMediaCacheArgs: the container runs the embedded script on the media
+// store with homeserver.yaml (where it finds the S3 provider) and the
+// configured bounds.
+func TestMediaCacheArgs(t *testing.T) {
+	args := MediaCacheArgs(config.MediaCache{Enabled: true, MaxIdleDays: 3, MaxUsagePercent: 70})
+	if args[0] != "-c" || args[1] != MediaCacheScript || !strings.Contains(MediaCacheScript, "def run_once") {
+		t.Fatalf("args do not run the script: %q", args[:1])
+	}
+	got := strings.Join(args[2:], " ")
+	want := "--media " + MediaDir + " --config " + ConfigDir + "/" + SharedFile + " --max-idle-days 3 --max-usage-percent 70"
+	if got != want {
+		t.Errorf("args %q, want %q", got, want)
 	}
 }

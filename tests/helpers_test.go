@@ -22,6 +22,7 @@ const (
 	tDeployment     = "kubernetes:apps/v1:Deployment"
 	tStatefulSet    = "kubernetes:apps/v1:StatefulSet"
 	tJob            = "kubernetes:batch/v1:Job"
+	tCronJob        = "kubernetes:batch/v1:CronJob"
 	tService        = "kubernetes:core/v1:Service"
 	tSecret         = "kubernetes:core/v1:Secret"
 	tConfigMap      = "kubernetes:core/v1:ConfigMap"
@@ -142,7 +143,7 @@ func metaName(r mockstack.Resource) string {
 // workload is a recorded pod controller.
 type workload struct {
 	R         mockstack.Resource
-	Kind      string // Deployment, StatefulSet, Job
+	Kind      string // Deployment, StatefulSet, Job, CronJob
 	Name      string // metadata.name
 	PodLabels map[string]string
 	PodSpec   map[string]any
@@ -189,6 +190,14 @@ func workloads(s *mockstack.Stack) []workload {
 				PodSpec:   digMap(r.Inputs, "spec", "template", "spec"),
 			})
 		}
+	}
+	// A CronJob's pods are those of its Jobs' template.
+	for _, r := range s.ByType(tCronJob) {
+		out = append(out, workload{
+			R: r, Kind: "CronJob", Name: metaName(r),
+			PodLabels: stringMap(dig(r.Inputs, "spec", "jobTemplate", "spec", "template", "metadata", "labels")),
+			PodSpec:   digMap(r.Inputs, "spec", "jobTemplate", "spec", "template", "spec"),
+		})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Kind+out[i].Name < out[j].Kind+out[j].Name })
 	return out

@@ -240,6 +240,7 @@ const (
 	roleMinIO        = "MinIO"
 	roleBucketJob    = "MinIO bucket Job"
 	roleConfigCheck  = "config-check Job"
+	roleCompressor   = "state compressor CronJob"
 	roleOperator     = "CNPG operator"
 	rolePrometheus   = "Prometheus"
 	roleIngress      = "ingress controller"
@@ -354,6 +355,8 @@ func buildNetWorld(t *testing.T, s *mockstack.Stack, p *plan.Plan, cfg *config.C
 			add(roleBucketJob, byName[wl.Name])
 		case "synapse-config-check":
 			add(roleConfigCheck, byName[wl.Name])
+		case components.StateCompressorName:
+			add(roleCompressor, byName[wl.Name])
 		}
 	}
 	require.Len(t, w.roles[roleConfigCheck], 1, "the config-check Job")
@@ -434,6 +437,8 @@ var neededFlows = []netFlow{
 	{from: roleMinIO, to: roleMinIO, port: "s3", when: "minio"},
 	// Backups on MinIO: the Barman Cloud sidecar in each Postgres instance.
 	{from: rolePostgres, to: roleMinIO, port: "s3", when: "backup-on-minio"},
+	// The state compressor works on Synapse's tables.
+	{from: roleCompressor, to: rolePostgres, port: cnpgPortPostgres, when: "compressor"},
 	// CNPG: replication between instances, the operator's status calls.
 	{from: rolePostgres, to: rolePostgres, port: cnpgPortPostgres},
 	{from: rolePostgres, to: rolePostgres, port: cnpgPortStatus},
@@ -464,6 +469,11 @@ var deniedFlows = []netFlow{
 	{from: roleConfigCheck, to: rolePostgres, port: cnpgPortPostgres},
 	{from: roleConfigCheck, to: roleRedis, port: "redis"},
 	{from: roleConfigCheck, to: roleReplication, port: plan.PortNameReplication},
+	// The compressor needs Postgres only.
+	{from: roleCompressor, to: roleRedis, port: "redis", when: "compressor"},
+	{from: roleCompressor, to: roleReplication, port: plan.PortNameReplication, when: "compressor"},
+	{from: roleCompressor, to: roleBackends, port: plan.PortNameHTTP, when: "compressor"},
+	{from: roleCompressor, to: roleMinIO, port: "s3", when: "compressor+minio"},
 	// Clients reach Synapse only through HAProxy.
 	{from: roleIngress, to: roleSynapse, port: plan.PortNameHTTP},
 	{from: roleIngress, to: roleHAProxy, port: router.PortNameStats},
@@ -551,9 +561,16 @@ func TestNetworkPolicyFlows(t *testing.T) {
 			cfg, err := config.Parse(rawConfig(t, tc))
 			require.NoError(t, err)
 			w := buildNetWorld(t, s, p, cfg)
+			compressor := cfg.Maintenance.StateCompression.Enabled
 			on := map[string]bool{"": true, "minio": cfg.MinIO.Enabled, "monitoring": cfg.Monitoring.Enabled,
+				"compressor": compressor, "compressor+minio": compressor && cfg.MinIO.Enabled,
 				"backup-on-minio":       cfg.Postgres.Backup.OnMinIO(),
 				"minio-without-backups": cfg.MinIO.Enabled && !cfg.Postgres.Backup.OnMinIO()}
+			if compressor {
+				require.Len(t, w.roles[roleCompressor], 1, "the state compressor CronJob")
+			} else {
+				require.Empty(t, w.roles[roleCompressor], "maintenance.stateCompression is off, but a compressor runs")
+			}
 
 			for _, f := range neededFlows {
 				if on[f.when] {
