@@ -136,6 +136,17 @@ func Deploy(ctx *pulumi.Context) error {
 		return err
 	}
 
+	if cfg.Monitoring.Enabled {
+		// Alerts and the Grafana dashboard, on the metrics the
+		// ServiceMonitors and the CNPG PodMonitor collect; the backup
+		// alerts follow postgres.backup.enabled.
+		if _, err := components.NewMonitoringRules(ctx, "monitoring", &components.MonitoringRulesArgs{
+			Namespace: ns.Name, Config: cfg, Plan: p, Backups: cfg.Postgres.Backup.Enabled,
+		}); err != nil {
+			return err
+		}
+	}
+
 	sort.Strings(secretNames)
 	// The Synapse Secret's name carries a hash of its data: it goes last.
 	exportedSecrets := append(pulumi.ToStringArray(secretNames), main.SecretName)

@@ -44,6 +44,7 @@ CRD_SOURCES=(
 	"github.com/cloudnative-pg/cloudnative-pg@v1.27.1|config/crd/bases/postgresql.cnpg.io_scheduledbackups.yaml"
 	"github.com/cloudnative-pg/plugin-barman-cloud@v0.15.0|config/crd/bases/barmancloud.cnpg.io_objectstores.yaml"
 	"github.com/prometheus-operator/prometheus-operator@v0.85.0|example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml"
+	"github.com/prometheus-operator/prometheus-operator@v0.85.0|example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml"
 )
 # Names to wait for (Established) after applying the CRDs.
 CRD_NAMES=(
@@ -51,6 +52,7 @@ CRD_NAMES=(
 	scheduledbackups.postgresql.cnpg.io
 	objectstores.barmancloud.cnpg.io
 	servicemonitors.monitoring.coreos.com
+	prometheusrules.monitoring.coreos.com
 )
 
 log() { printf 'kubeapi: %s\n' "$*" >&2; }
