@@ -36,7 +36,6 @@ const (
 	varUser   = "txn.mxuser"
 	varRoom   = "txn.mxroom"
 	varOrigin = "txn.mxorigin"
-	varRoute  = "txn.mxbackend"
 )
 
 // hashType: consistent hashing, so that a joining or leaving server moves

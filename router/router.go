@@ -63,6 +63,19 @@ const (
 	// file limit of about 2×MaxConn (containers usually have 1,048,576).
 	MaxConn = 20000
 
+	// Threads is the default number of HAProxy threads (nbthread) of one
+	// replica: one, as the router's container is limited to one CPU.
+	// Without nbthread HAProxy starts a thread per CPU it sees, which in a
+	// container is every CPU of the node, whatever the CPU limit. And with
+	// several threads, a keep-alive client whose next request goes to
+	// another server than its last (routing does that all the time) often
+	// takes an idle server connection from another thread's pool, under
+	// that thread's spin lock: on a shared or throttled CPU, waiting for
+	// that lock cost more than the whole route table (README, "HAProxy
+	// cost": with HAProxy's default of two threads on two vCPUs, 1.48x the
+	// CPU per request of a one-backend config, most of it in that spin).
+	Threads = 1
+
 	// ResolversName names the DNS resolvers section (kube-dns).
 	ResolversName = "kube"
 )
@@ -96,6 +109,9 @@ type Options struct {
 	// HAProxy needs about two file descriptors per connection and refuses
 	// to start when its file limit is lower.
 	MaxConn int
+	// Threads is HAProxy's nbthread; default Threads. Give a replica as
+	// many threads as CPUs its container may use, no more.
+	Threads int
 	// WellKnown maps a path (e.g. /.well-known/matrix/client) to the JSON
 	// HAProxy answers it with, from a file beside haproxy.cfg. Synapse has
 	// serve_server_wellknown off: the router answers discovery itself.
@@ -175,6 +191,9 @@ func withDefaults(o Options) Options {
 	if o.MaxConn == 0 {
 		o.MaxConn = MaxConn
 	}
+	if o.Threads == 0 {
+		o.Threads = Threads
+	}
 	if o.StatsBind == "" {
 		o.StatsBind = ":" + strconv.Itoa(PortStats)
 	}
@@ -202,6 +221,9 @@ func checkOptions(o Options) error {
 	if o.MaxConn < 0 {
 		return fmt.Errorf("router: Options.MaxConn %d: want a positive limit", o.MaxConn)
 	}
+	if o.Threads < 0 || o.Threads > maxThreads {
+		return fmt.Errorf("router: Options.Threads %d: want 1 to %d (one per CPU the container may use)", o.Threads, maxThreads)
+	}
 	for name, b := range map[string]string{"ClientBind": o.ClientBind, "StatsBind": o.StatsBind} {
 		if _, _, err := net.SplitHostPort(b); err != nil {
 			return fmt.Errorf("router: Options.%s %q: want [host]:port: %v", name, b, err)
@@ -209,6 +231,10 @@ func checkOptions(o Options) error {
 	}
 	return nil
 }
+
+// maxThreads is the most threads HAProxy is built for (MAX_THREADS, 64 in
+// Debian's and the official images' builds).
+const maxThreads = 64
 
 // haproxyName is what HAProxy accepts in proxy and server names.
 var haproxyName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]*$`)

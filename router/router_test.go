@@ -33,7 +33,7 @@ func render(t *testing.T, p *plan.Plan, opts Options) rendered {
 	}
 	// The rules evaluated below must be the ones in the config.
 	for _, r := range rt.rules {
-		line := "http-request set-var(" + varRoute + ") path,map_reg(" + DefaultConfigDir + "/" + r.Map + ")"
+		line := "use_backend %[path,map_reg(" + DefaultConfigDir + "/" + r.Map + "," + p.MainBackend + ")]"
 		if r.Cond != "" {
 			line += " if " + r.Cond
 		}
@@ -344,6 +344,7 @@ func TestFrontendsAndTimeouts(t *testing.T) {
 		"timeout server 180s",
 		"default_backend " + p.MainBackend,
 		"parse-resolv-conf",
+		"nbthread 1", // Threads: the container's one CPU
 	} {
 		if !strings.Contains(cfg, "\n    "+want+"\n") {
 			t.Errorf("config lacks %q", want)
@@ -358,6 +359,9 @@ func TestFrontendsAndTimeouts(t *testing.T) {
 	if !strings.Contains(f.Config, "nameserver dns1 10.96.0.10:53") || strings.Contains(f.Config, "parse-resolv-conf") {
 		t.Error("Options.Resolver not honoured")
 	}
+	if f, err = Render(p, Options{Threads: 4}); err != nil || !strings.Contains(f.Config, "\n    nbthread 4\n") {
+		t.Errorf("Options.Threads not honoured (%v)", err)
+	}
 }
 
 func TestRenderIsDeterministic(t *testing.T) {
@@ -370,7 +374,7 @@ func TestRenderIsDeterministic(t *testing.T) {
 		if !regexp.MustCompile(`^[-._a-zA-Z0-9]+$`).MatchString(name) {
 			t.Errorf("map name %q is not a valid ConfigMap key", name)
 		}
-		if !strings.Contains(a.Config, DefaultConfigDir+"/"+name+")") {
+		if !strings.Contains(a.Config, "map_reg("+DefaultConfigDir+"/"+name+",") {
 			t.Errorf("map %s is not used by the config", name)
 		}
 	}
@@ -414,6 +418,8 @@ func TestRenderRejects(t *testing.T) {
 		{"main without a stable name", func(p *plan.Plan) { p.Processes[0].Kind = plan.Deployment }, Options{}, "want a StatefulSet"},
 		{"resolver by name", nil, Options{Resolver: "kube-dns.kube-system.svc.cluster.local:53"}, "want ip:port"},
 		{"relative config dir", nil, Options{ConfigDir: "etc/haproxy"}, "ConfigDir"},
+		{"negative threads", nil, Options{Threads: -1}, "Options.Threads -1"},
+		{"more threads than HAProxy has", nil, Options{Threads: 65}, "Options.Threads 65"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

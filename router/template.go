@@ -24,7 +24,6 @@ func (cfgData) StatsURI() string      { return StatsURI }
 func (cfgData) MetricsURI() string    { return MetricsURI }
 func (cfgData) HardStopAfter() int    { return HardStopAfterSeconds }
 func (cfgData) SynapseHealth() string { return plan.HealthPath }
-func (cfgData) RouteVar() string      { return varRoute }
 
 // The timeouts are sized for long-polling: a client's /sync (and /events)
 // waits up to its `timeout` parameter (30 s from most clients, more from
@@ -38,6 +37,9 @@ var cfgTemplate = template.Must(template.New(ConfigFileName).Parse(`# haproxy.cf
 global
     log stdout format raw local0 info
     maxconn {{.Opts.MaxConn}}
+    # As many threads as the container has CPUs: more only contend for
+    # each other's idle server connections (see router.Threads).
+    nbthread {{.Opts.Threads}}
     # Long-polling /sync connections would hold a graceful stop open.
     hard-stop-after {{.HardStopAfter}}s
 {{- if .UseDNS}}
@@ -93,12 +95,11 @@ frontend http
 {{- end}}
     # Route lookup: one map per class of request (method, since), the
     # classes mutually exclusive; the first matching line of the map names
-    # the backend (every name in the maps is a backend of this file).
-    # No class or no line: the main process (default_backend).
+    # the backend (every name in the maps is a backend of this file), no
+    # line names the main process. No class: the main process too.
 {{- range .Rules}}
-    http-request set-var({{$.RouteVar}}) path,map_reg({{.MapPath}}){{if .Cond}} if {{.Cond}}{{end}}
+    use_backend %[path,map_reg({{.MapPath}},{{$.MainName}})]{{if .Cond}} if {{.Cond}}{{end}}
 {{- end}}
-    use_backend %[var({{$.RouteVar}})] if { var({{$.RouteVar}}) -m found }
     default_backend {{.MainName}}
 
 # Stats page and Prometheus exporter, on their own port: not behind the Ingress.
