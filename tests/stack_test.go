@@ -145,6 +145,16 @@ func TestStartupOrder(t *testing.T) {
 					assert.True(t, s.DependsOnTransitively(w.URN, wr.URN), "%s must wait for %s", proc.Name, wr.Name)
 				}
 			}
+			// With backups on MinIO, the Cluster archives WAL from its first
+			// minute: the backup bucket and user exist before it.
+			cfg, err := config.Parse(rawConfig(t, tc))
+			require.NoError(t, err)
+			if cfg.Postgres.Backup.OnMinIO() {
+				require.NotEmpty(t, minio)
+				for _, dep := range minio {
+					assert.True(t, s.DependsOnTransitively(cluster.URN, dep.URN), "the Postgres Cluster must wait for %s", dep.Name)
+				}
+			}
 			haproxy := byMetaName(t, s, tDeployment, plan.HAProxyName)
 			for name, w := range ws {
 				assert.True(t, s.DependsOnTransitively(haproxy.URN, w.R.URN), "HAProxy must wait for %s", name)
