@@ -195,6 +195,17 @@ func TestLiveHeadersHealthAndStats(t *testing.T) {
 	if resp.Header.Get(routertest.HeaderBackend) != "" {
 		t.Error("the stats port forwarded a Matrix request")
 	}
+	// And the client port, the Ingress's backend, never shows the stats
+	// page: it stays in-cluster.
+	resp, err = l.Client.Get(l.URL + router.StatsURI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.Contains(string(body), "Statistics Report") {
+		t.Errorf("GET %s%s on the client port shows the stats page", l.URL, router.StatsURI)
+	}
 }
 
 // TestLiveFallbackToMain: with every worker absent, roles main can stand in
