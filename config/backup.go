@@ -61,7 +61,9 @@ func backup(el *errorList, o *object) Backup {
 	}
 	if !b.Enabled {
 		for _, name := range o.names() {
-			if v, ok := o.field(name); ok && name != "enabled" {
+			// Not o.field: the reads above reported nulls already.
+			v := value{key: o.key + "." + name, raw: o.fields[name]}
+			if name != "enabled" && v.kind() != kindNull {
 				el.add(v.key, v.text(), "has no effect while postgres.backup.enabled is false: set postgres.backup.enabled=true, or remove the key")
 			}
 		}

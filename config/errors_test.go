@@ -90,6 +90,7 @@ func TestParseRejectsBadConfig(t *testing.T) {
 		{"backup region on MinIO", s3("postgres", `{"backup":{"enabled":true,"region":"eu-west-1"}}`), []fe{{"postgres.backup.region", "eu-west-1", "only applies to an external endpoint"}}},
 		{"backup plugin manifest over ftp", s3("postgres", `{"backup":{"enabled":true,"pluginManifest":"ftp://mirror/manifest.yaml"}}`), []fe{{"postgres.backup.pluginManifest", "ftp://mirror/manifest.yaml", "only http:// and https://"}}},
 		{"backup settings while off", with("postgres", `{"backup":{"schedule":"0 0 3 * * *"}}`), []fe{{"postgres.backup.schedule", "0 0 3 * * *", "no effect while postgres.backup.enabled is false"}}},
+		{"backup setting null while off", with("postgres", `{"backup":{"schedule":null}}`), []fe{{"postgres.backup.schedule", "null", "remove the key to take the default"}}},
 		{"backup enabled a string", with("postgres", `{"backup":{"enabled":"yes"}}`), []fe{{"postgres.backup.enabled", "yes", "true or false"}}},
 		{"misspelt backup key", s3("postgres", `{"backup":{"enabled":true,"schedul":"0 0 3 * * *"}}`), []fe{{"postgres.backup.schedul", "0 0 3 * * *", "unknown key"}}},
 		{"restore without backups", with("postgres", `{"restore":{"fromServerName":"old"}}`), []fe{{"postgres.restore", "", "set postgres.backup.enabled=true"}}},
