@@ -2,6 +2,7 @@ package components
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
@@ -81,6 +82,18 @@ func MonitoredVolumes(c *config.Config, p *plan.Plan) []alerts.Volume {
 	return out
 }
 
+// backupMaxAgeHours is how old the last base backup may be before it
+// alerts: the schedule's longest gap between two backups, plus two hours
+// for the backup itself (26 h for the daily default); 0 (the alerts'
+// default) when the schedule gives none.
+func backupMaxAgeHours(b config.Backup) int {
+	gap := b.LongestGap()
+	if gap == 0 {
+		return 0
+	}
+	return int(math.Ceil(gap.Hours())) + 2
+}
+
 // NewMonitoringRules creates the PrometheusRule and the dashboard
 // ConfigMap. The stack creates it only with monitoring.enabled: the
 // PrometheusRule needs the prometheus-operator CRDs.
@@ -92,6 +105,7 @@ func NewMonitoringRules(ctx *pulumi.Context, name string, args *MonitoringRulesA
 		Plan:              args.Plan,
 		PostgresInstances: args.Config.Postgres.Instances,
 		Backups:           args.Backups,
+		BackupMaxAgeHours: backupMaxAgeHours(args.Config.Postgres.Backup),
 		Volumes:           MonitoredVolumes(args.Config, args.Plan),
 	}
 	rules, err := alerts.Rules(in)

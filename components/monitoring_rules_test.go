@@ -161,3 +161,46 @@ func TestMonitoringRulesNeedsItsInputs(t *testing.T) {
 		assert.Empty(t, s.Resources)
 	}
 }
+
+// TestBackupAgeFollowsTheSchedule: a base backup counts as too old after
+// the schedule's longest gap plus two hours: 26 h for the daily default,
+// 170 h for a weekly schedule.
+func TestBackupAgeFollowsTheSchedule(t *testing.T) {
+	for _, tc := range []struct {
+		schedule string
+		seconds  string
+	}{{config.DefaultBackupSchedule, "> 93600"}, {"0 0 3 * * 0", "> 612000"}} {
+		t.Run(tc.schedule, func(t *testing.T) {
+			raw, err := config.ReadStackFile("../Pulumi.prod.yaml")
+			require.NoError(t, err)
+			raw["postgres"] = `{"instances":3,"backup":{"enabled":true,"schedule":"` + tc.schedule + `"}}`
+			cfg, err := config.Parse(raw)
+			require.NoError(t, err)
+			s, err := mockstack.Run(func(ctx *pulumi.Context) error {
+				_, err := components.NewMonitoringRules(ctx, "monitoring", &components.MonitoringRulesArgs{
+					Namespace: pulumi.String(cfg.Namespace), Config: cfg, Plan: plan.Build(cfg), Backups: true,
+				})
+				return err
+			}, mockstack.Options{})
+			require.NoError(t, err)
+			spec, err := json.Marshal(s.MustGet(t, tPrometheusRule, "monitoring-prometheusrule").Inputs["spec"])
+			require.NoError(t, err)
+			var rules struct {
+				Groups []struct {
+					Rules []struct{ Alert, Expr string }
+				}
+			}
+			require.NoError(t, json.Unmarshal(spec, &rules))
+			found := false
+			for _, g := range rules.Groups {
+				for _, r := range g.Rules {
+					if r.Alert == "PostgresBackupTooOld" {
+						found = true
+						assert.Contains(t, r.Expr, tc.seconds)
+					}
+				}
+			}
+			assert.True(t, found, "PostgresBackupTooOld")
+		})
+	}
+}

@@ -180,3 +180,29 @@ func checkManifest(el *errorList, key, s string) {
 		el.add(key, s, want+"; only http:// and https:// URLs are manifest sources")
 	}
 }
+
+// LongestGap is the longest time between two consecutive base backups of
+// Schedule, over the two years after a fixed start (zero if the schedule
+// does not parse, or fires once or never). The backup alerts allow this
+// much, and some slack, before a backup counts as too old.
+func (b Backup) LongestGap() time.Duration {
+	s, err := cnpgCron.Parse(b.Schedule)
+	if err != nil {
+		return 0
+	}
+	start := time.Date(2026, time.January, 1, 0, 0, 0, 0, time.UTC)
+	end := start.AddDate(2, 0, 0)
+	var longest time.Duration
+	prev := s.Next(start)
+	// Bounded: a schedule firing every second would otherwise take 63M
+	// steps; 100,000 runs cover every pattern a cron field can repeat on.
+	for i := 0; i < 100_000 && !prev.IsZero() && prev.Before(end); i++ {
+		next := s.Next(prev)
+		if next.IsZero() {
+			break
+		}
+		longest = max(longest, next.Sub(prev))
+		prev = next
+	}
+	return longest
+}
