@@ -64,6 +64,7 @@ type policy struct {
 //     instance_map member;
 //   - HAProxy → the HTTP port of every process that serves HTTP;
 //   - anyone → HAProxy's client port (see below);
+//   - anyone → Element Web's http port (with elementWeb.enabled);
 //   - the monitoring namespace → metrics ports (with monitoring on);
 //   - the CNPG operator namespace → Postgres; Postgres instances ↔ each other;
 //   - the state compressor CronJob's pods → Postgres (when enabled).
@@ -208,6 +209,16 @@ func networkPolicies(c *config.Config, p *plan.Plan) ([]policy, error) {
 		haproxyRules = append(haproxyRules, rule(fromNamespace(monitoring), named(router.PortNameStats)))
 	}
 	out = append(out, policy{name: "synapse-haproxy", pods: haproxy, rules: haproxyRules})
+
+	// Element Web: static files for browsers, reached like HAProxy's client
+	// port (and for the same reason, from any source); its pods call
+	// nothing (the browser talks to the homeserver), so no other policy
+	// names them as a source.
+	if c.ElementWeb.Enabled {
+		out = append(out, policy{name: ElementWebName, pods: podsOf(namedPods(ElementWebName)), rules: networkingv1.NetworkPolicyIngressRuleArray{
+			rule(nil, named(ElementWebPortName)),
+		}})
+	}
 
 	if monitoring != nil {
 		out = append(out, policy{name: "synapse-metrics", pods: synapse, rules: networkingv1.NetworkPolicyIngressRuleArray{

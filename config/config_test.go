@@ -218,3 +218,16 @@ func TestLoadCollectsEveryKeyOfTheNamespace(t *testing.T) {
 		t.Errorf("the misspelt key's value is not named: %v", err)
 	}
 }
+
+// TestElementWebDefaults: off, on element.<serverName>, one replica, the
+// pinned image, plain HTTP.
+func TestElementWebDefaults(t *testing.T) {
+	c, err := Parse(map[string]string{"serverName": "example.org"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ElementWeb{Enabled: false, Host: "element.example.org", Image: DefaultElementWebImage, Replicas: 1}
+	if c.ElementWeb != want {
+		t.Errorf("ElementWeb = %+v, want %+v", c.ElementWeb, want)
+	}
+}

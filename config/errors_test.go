@@ -248,6 +248,18 @@ func TestParseRejectsBadConfig(t *testing.T) {
 		{"annotation value a number", with("ingress", `{"annotations":{"nginx.ingress.kubernetes.io/proxy-read-timeout":3600}}`), []fe{{"ingress.annotations.nginx.ingress.kubernetes.io/proxy-read-timeout", "3600", "quote it"}}},
 		{"annotations a list", with("ingress", `{"annotations":["a"]}`), []fe{{"ingress.annotations", `["a"]`, "not a list"}}},
 		{"bad TLS secret name", with("ingress", `{"tlsSecretName":"TLS_Secret"}`), []fe{{"ingress.tlsSecretName", "TLS_Secret", "Secret name"}}},
+		// Element Web: checked even when off, like ingress.host.
+		{"element web host invalid while off", with("elementWeb", `{"host":"Bad_Host"}`), []fe{{"elementWeb.host", "Bad_Host", "lower-case DNS name such as element.example.org"}}},
+		{"element web host an IP address", with("elementWeb", `{"enabled":true,"host":"10.0.0.2"}`), []fe{{"elementWeb.host", "10.0.0.2", "not an IP address"}}},
+		{"element web host is the Matrix host", with("elementWeb", `{"enabled":true,"host":"matrix.example.org"}`, "ingress", `{"host":"matrix.example.org"}`), []fe{{"elementWeb.host", "matrix.example.org", "must differ from ingress.host"}}},
+		{"element web image latest", with("elementWeb", `{"image":"ghcr.io/element-hq/element-web:latest"}`), []fe{{"elementWeb.image", "ghcr.io/element-hq/element-web:latest", ":latest"}}},
+		{"element web image unpinned", with("elementWeb", `{"image":"ghcr.io/element-hq/element-web"}`), []fe{{"elementWeb.image", "ghcr.io/element-hq/element-web", "must pin a tag or a digest"}}},
+		{"element web replicas zero", with("elementWeb", `{"replicas":0}`), []fe{{"elementWeb.replicas", "0", "from 1 to 16"}}},
+		{"element web replicas 17", with("elementWeb", `{"replicas":17}`), []fe{{"elementWeb.replicas", "17", "from 1 to 16"}}},
+		{"element web enabled not a bool", with("elementWeb", `{"enabled":"yes"}`), []fe{{"elementWeb.enabled", "yes", "true or false"}}},
+		{"element web unknown key", with("elementWeb", `{"hostname":"element.example.org"}`), []fe{{"elementWeb.hostname", "element.example.org", "unknown key"}}},
+		{"element web bad TLS secret name", with("elementWeb", `{"tlsSecretName":"TLS_Secret"}`), []fe{{"elementWeb.tlsSecretName", "TLS_Secret", "Secret name"}}},
+		{"element web a list", with("elementWeb", `["enabled"]`), []fe{{"elementWeb", `["enabled"]`, "not a list"}}},
 		{"bad monitoring namespace", with("monitoring", `{"namespace":"Prom NS"}`), []fe{{"monitoring.namespace", "Prom NS", "namespace name"}}},
 		{"monitoring enabled null", with("monitoring", `{"enabled":null}`), []fe{{"monitoring.enabled", "null", "remove the key to take the default"}}},
 

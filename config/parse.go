@@ -25,8 +25,12 @@ const (
 	DefaultMinIOImage           = "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z"
 	DefaultMinIOClientImage     = "quay.io/minio/mc:RELEASE.2025-08-13T08-35-41Z"
 	DefaultHAProxyImage         = "docker.io/library/haproxy:3.2.7-alpine"
-	DefaultBucket               = "synapse-media"
-	DefaultMonitoringNamespace  = "monitoring"
+	// DefaultElementWebImage: Element's own image (ess-helm pulls it from
+	// ghcr.io/element-hq/element-web too); v1.12.29 is the latest release
+	// (github.com/element-hq/element-web/releases/tag/v1.12.29).
+	DefaultElementWebImage     = "ghcr.io/element-hq/element-web:v1.12.29"
+	DefaultBucket              = "synapse-media"
+	DefaultMonitoringNamespace = "monitoring"
 )
 
 // Keys are every top-level stack config key this program reads, without the
@@ -35,7 +39,7 @@ var Keys = []string{
 	"serverName", "publicBaseUrl", "namespace", "image", "mediaImage", "tier", "pools",
 	"federation", "streamWriters", "databasePool", "postgres", "redis", "minio",
 	"mediaStorage", "haproxy", "ingress", "monitoring", "dataProtection",
-	"mediaRetention", "maintenance",
+	"mediaRetention", "maintenance", "elementWeb",
 }
 
 // The keys each object of the stack config may hold.
@@ -54,6 +58,7 @@ var (
 	haproxyKeys      = []string{"replicas", "image"}
 	ingressKeys      = []string{"enabled", "className", "host", "tlsSecretName", "annotations"}
 	monitoringKeys   = []string{"enabled", "namespace"}
+	elementWebKeys   = []string{"enabled", "host", "image", "replicas", "tlsSecretName"}
 )
 
 // Parse validates raw stack config (key → value as Pulumi stores it: strings,
@@ -173,6 +178,16 @@ func parse(raw map[string]string, secret map[string]bool) (*Config, error) {
 		Annotations:   annotations(&el, ing),
 	}
 
+	ew := el.topObject(raw, "elementWeb", elementWebKeys, "")
+	ewHost := ew.str("host", "a DNS name")
+	c.ElementWeb = ElementWeb{
+		Enabled:       deref(ew.bool("enabled"), false),
+		Host:          deref(ewHost, "element."+c.ServerName),
+		Image:         deref(ew.str("image", "an image reference"), DefaultElementWebImage),
+		Replicas:      deref(ew.int("replicas", 1, 16, "must be a whole number from 1 to 16").value(), 1),
+		TLSSecretName: deref(ew.str("tlsSecretName", "a Secret name"), ""),
+	}
+
 	mon := el.topObject(raw, "monitoring", monitoringKeys, "")
 	c.Monitoring = Monitoring{
 		Enabled:   deref(mon.bool("enabled"), false),
@@ -183,6 +198,7 @@ func parse(raw map[string]string, secret map[string]bool) (*Config, error) {
 		publicBaseURL: raw["publicBaseUrl"] != "",
 		mediaImage:    raw["mediaImage"] != "",
 		ingressHost:   host != nil,
+		elementHost:   ewHost != nil,
 		countKeys:     countKeys,
 	})
 	if len(el.errs) > 0 {
@@ -194,7 +210,7 @@ func parse(raw map[string]string, secret map[string]bool) (*Config, error) {
 // facts are what validate needs to know about what the user wrote, so that
 // a rule broken by a derived value names the key the user wrote.
 type facts struct {
-	publicBaseURL, mediaImage, ingressHost bool
+	publicBaseURL, mediaImage, ingressHost, elementHost bool
 	// countKeys: per pool, the key the user wrote that decides the pool's
 	// most instances (absent: the tier decides).
 	countKeys map[Pool]value

@@ -51,6 +51,7 @@ type Config struct {
 	MediaStorage Storage // local media store (the only store without MinIO; a cache in front of S3 with it)
 	HAProxy      HAProxy
 	Ingress      Ingress
+	ElementWeb   ElementWeb
 	Monitoring   Monitoring
 
 	// MediaCache bounds each media worker's local store (S3 only);
@@ -244,4 +245,15 @@ type Ingress struct {
 type Monitoring struct {
 	Enabled   bool
 	Namespace string // namespace of Prometheus, allowed to reach metrics ports
+}
+
+// ElementWeb configures the Element Web client: its own Deployment,
+// Service and (with ingress.enabled) Ingress on its own host, not
+// through HAProxy.
+type ElementWeb struct {
+	Enabled       bool
+	Host          string // DNS name of its Ingress (default "element." + serverName)
+	Image         string
+	Replicas      int
+	TLSSecretName string // "" = plain HTTP; its own Secret, as Host is not ingress.host
 }

@@ -72,6 +72,7 @@ func validate(el *errorList, c *Config, f facts) {
 	checkImage(el, "minio.image", c.MinIO.Image)
 	checkImage(el, "minio.clientImage", c.MinIO.ClientImage)
 	checkImage(el, "haproxy.image", c.HAProxy.Image)
+	checkImage(el, "elementWeb.image", c.ElementWeb.Image)
 
 	// Media workers without shared storage.
 	if media := c.Pools[PoolMedia]; media.MaxReplicas() > 1 && !c.MinIO.Enabled {
@@ -113,6 +114,22 @@ func validate(el *errorList, c *Config, f facts) {
 	if c.Ingress.TLSSecretName != "" {
 		if errs := validation.IsDNS1123Subdomain(c.Ingress.TLSSecretName); len(errs) > 0 {
 			el.add("ingress.tlsSecretName", c.Ingress.TLSSecretName, "must be a Secret name (lower-case DNS name)")
+		}
+	}
+	// Element Web: like ingress.host, a written host is checked even with
+	// Element Web off; the default (element.<serverName>) is judged only
+	// through serverName.
+	if f.elementHost {
+		if ingressHostProblem(c.ElementWeb.Host) != "" {
+			el.add("elementWeb.host", c.ElementWeb.Host, "must be a lower-case DNS name such as element.example.org, not an IP address (it defaults to element.<serverName>)")
+		}
+	}
+	if f.elementHost && c.ElementWeb.Host == c.Ingress.Host {
+		el.add("elementWeb.host", c.ElementWeb.Host, "must differ from ingress.host: Element Web has its own host, and the Matrix host's paths belong to HAProxy")
+	}
+	if c.ElementWeb.TLSSecretName != "" {
+		if errs := validation.IsDNS1123Subdomain(c.ElementWeb.TLSSecretName); len(errs) > 0 {
+			el.add("elementWeb.tlsSecretName", c.ElementWeb.TLSSecretName, "must be a Secret name (lower-case DNS name)")
 		}
 	}
 	if errs := validation.IsDNS1123Label(c.Monitoring.Namespace); len(errs) > 0 {

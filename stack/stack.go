@@ -136,6 +136,20 @@ func Deploy(ctx *pulumi.Context) error {
 		return err
 	}
 
+	// Element Web is static files and a config.json: it needs nothing
+	// running (the browser reaches the homeserver through the Ingress), so
+	// it waits for nothing.
+	if cfg.ElementWeb.Enabled {
+		if _, err := components.NewElementWeb(ctx, components.ElementWebName, &components.ElementWebArgs{
+			Namespace: ns.Name, Config: cfg,
+		}); err != nil {
+			return err
+		}
+		endpoints[components.ElementWebName] = endpoint(plan.Service{
+			Name: components.ElementWebName, Namespace: cfg.Namespace, Port: components.ElementWebServicePort,
+		})
+	}
+
 	if cfg.Monitoring.Enabled {
 		// Alerts and the Grafana dashboard, on the metrics the
 		// ServiceMonitors and the CNPG PodMonitor collect; the backup

@@ -1,6 +1,7 @@
 package synapseconfig
 
 import (
+	"encoding/json"
 	"os/exec"
 	"reflect"
 	"slices"
@@ -301,5 +302,52 @@ func TestMediaCacheArgs(t *testing.T) {
 	want := "--media " + MediaDir + " --config " + ConfigDir + "/" + SharedFile + " --max-idle-days 3 --max-usage-percent 70"
 	if got != want {
 		t.Errorf("args %q, want %q", got, want)
+	}
+}
+
+// TestElementWebConfig: config.json is JSON naming this homeserver (base
+// URL and server name) and nothing secret.
+func TestElementWebConfig(t *testing.T) {
+	c, err := config.Parse(map[string]string{"serverName": "example.org", "publicBaseUrl": "https://matrix.example.org/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := ElementWebConfig(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Default struct {
+			HS struct {
+				BaseURL    string `json:"base_url"`
+				ServerName string `json:"server_name"`
+			} `json:"m.homeserver"`
+		} `json:"default_server_config"`
+		DisableCustomURLs *bool `json:"disable_custom_urls"`
+		DisableGuests     bool  `json:"disable_guests"`
+		RoomDirectory     struct {
+			Servers []string `json:"servers"`
+		} `json:"room_directory"`
+	}
+	if err := json.Unmarshal([]byte(text), &doc); err != nil {
+		t.Fatalf("config.json is not JSON: %v\n%s", err, text)
+	}
+	if doc.Default.HS.BaseURL != "https://matrix.example.org" || doc.Default.HS.ServerName != "example.org" {
+		t.Errorf("m.homeserver = %+v", doc.Default.HS)
+	}
+	if doc.DisableCustomURLs == nil || *doc.DisableCustomURLs || !doc.DisableGuests {
+		t.Errorf("disable_custom_urls %v, disable_guests %v", doc.DisableCustomURLs, doc.DisableGuests)
+	}
+	if len(doc.RoomDirectory.Servers) != 1 || doc.RoomDirectory.Servers[0] != "example.org" {
+		t.Errorf("room_directory.servers = %v", doc.RoomDirectory.Servers)
+	}
+	// The client's discovery and Element's default agree.
+	var wk struct {
+		HS struct {
+			BaseURL string `json:"base_url"`
+		} `json:"m.homeserver"`
+	}
+	if err := json.Unmarshal([]byte(WellKnown(c)[WellKnownClient]), &wk); err != nil || wk.HS.BaseURL != doc.Default.HS.BaseURL {
+		t.Errorf(".well-known base_url %q, Element's %q (%v)", wk.HS.BaseURL, doc.Default.HS.BaseURL, err)
 	}
 }

@@ -235,6 +235,7 @@ const (
 	roleReplication  = "instance_map members (main, stream writers, event persisters)"
 	roleBackends     = "haproxy.cfg servers"
 	roleHAProxy      = "HAProxy"
+	roleElementWeb   = "Element Web"
 	roleRedis        = "Redis"
 	rolePostgres     = "Postgres instances (CNPG)"
 	roleMinIO        = "MinIO"
@@ -345,6 +346,9 @@ func buildNetWorld(t *testing.T, s *mockstack.Stack, p *plan.Plan, cfg *config.C
 	require.NotEmpty(t, w.roles[roleBackends], "haproxy.cfg names no servers")
 
 	add(roleHAProxy, serviceTarget(p.HAProxy().Name))
+	if cfg.ElementWeb.Enabled {
+		add(roleElementWeb, serviceTarget(components.ElementWebName))
+	}
 	add(roleRedis, serviceTarget(p.Redis().Name))
 	if cfg.MinIO.Enabled {
 		add(roleMinIO, serviceTarget(p.MinIO().Name))
@@ -431,6 +435,10 @@ var neededFlows = []netFlow{
 	{from: roleIngress, to: roleHAProxy, port: router.PortNameHTTP},
 	{from: roleIntruder, to: roleHAProxy, port: router.PortNameHTTP},
 	{from: roleOutsider, to: roleHAProxy, port: router.PortNameHTTP},
+	// Element Web's static files, to browsers, like HAProxy's client port.
+	{from: roleIngress, to: roleElementWeb, port: components.ElementWebPortName, when: "element-web"},
+	{from: roleIntruder, to: roleElementWeb, port: components.ElementWebPortName, when: "element-web"},
+	{from: roleOutsider, to: roleElementWeb, port: components.ElementWebPortName, when: "element-web"},
 	// S3: media workers, the bucket Job and distributed MinIO itself.
 	{from: roleMedia, to: roleMinIO, port: "s3", when: "minio"},
 	{from: roleBucketJob, to: roleMinIO, port: "s3", when: "minio"},
@@ -482,6 +490,14 @@ var deniedFlows = []netFlow{
 	{from: rolePrometheus, to: roleReplication, port: plan.PortNameReplication},
 	{from: roleOperator, to: roleRedis, port: "redis"},
 	{from: roleOperator, to: roleSynapse, port: plan.PortNameHTTP},
+	// Element Web's pods call nothing (the browser does): no policy lets
+	// them into the data plane, Synapse or HAProxy's stats.
+	{from: roleElementWeb, to: rolePostgres, port: cnpgPortPostgres, when: "element-web"},
+	{from: roleElementWeb, to: roleRedis, port: "redis", when: "element-web"},
+	{from: roleElementWeb, to: roleReplication, port: plan.PortNameReplication, when: "element-web"},
+	{from: roleElementWeb, to: roleSynapse, port: plan.PortNameHTTP, when: "element-web"},
+	{from: roleElementWeb, to: roleHAProxy, port: router.PortNameStats, when: "element-web"},
+	{from: roleElementWeb, to: roleMinIO, port: "s3", when: "element-web+minio"},
 }
 
 // monitorFlows: Prometheus reaches every ServiceMonitor's endpoint port on
@@ -548,12 +564,13 @@ func (w *netWorld) check(t *testing.T, f netFlow, src, dst []netPod) {
 
 // TestNetworkPolicyFlows: the rendered NetworkPolicies allow every flow the
 // stack needs and deny the ones it does not; a pod that is no part of the
-// stack reaches nothing but HAProxy's client port.
+// stack reaches nothing but HAProxy's client port (and Element Web's).
 func TestNetworkPolicyFlows(t *testing.T) {
 	t.Parallel()
 	// prod archives to its MinIO; the extra case has MinIO without backups.
 	cases := append(append([]stackCase{}, stackCases...),
-		stackCase{name: "prod-without-backups", file: "prod", overrides: map[string]string{"postgres": `{"instances":3}`}})
+		stackCase{name: "prod-without-backups", file: "prod", overrides: map[string]string{"postgres": `{"instances":3}`}},
+		stackCase{name: "dev-element-web", file: "dev", overrides: map[string]string{"elementWeb": `{"enabled":true}`}})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -565,7 +582,13 @@ func TestNetworkPolicyFlows(t *testing.T) {
 			on := map[string]bool{"": true, "minio": cfg.MinIO.Enabled, "monitoring": cfg.Monitoring.Enabled,
 				"compressor": compressor, "compressor+minio": compressor && cfg.MinIO.Enabled,
 				"backup-on-minio":       cfg.Postgres.Backup.OnMinIO(),
-				"minio-without-backups": cfg.MinIO.Enabled && !cfg.Postgres.Backup.OnMinIO()}
+				"minio-without-backups": cfg.MinIO.Enabled && !cfg.Postgres.Backup.OnMinIO(),
+				"element-web":           cfg.ElementWeb.Enabled, "element-web+minio": cfg.ElementWeb.Enabled && cfg.MinIO.Enabled}
+			if cfg.ElementWeb.Enabled {
+				require.Len(t, w.roles[roleElementWeb], 1, "Element Web")
+			} else {
+				require.Empty(t, w.roles[roleElementWeb], "elementWeb.enabled is false")
+			}
 			if compressor {
 				require.Len(t, w.roles[roleCompressor], 1, "the state compressor CronJob")
 			} else {
@@ -593,13 +616,19 @@ func TestNetworkPolicyFlows(t *testing.T) {
 
 			// Anything else: a pod that is no part of the stack, in the
 			// namespace or outside it, reaches no port of any pod of the
-			// stack (declared or not) but HAProxy's client port.
+			// stack (declared or not) but HAProxy's client port and Element
+			// Web's.
 			haproxy := w.roles[roleHAProxy][0]
+			public := map[string]string{haproxy.Name: router.PortNameHTTP}
+			for _, e := range w.roles[roleElementWeb] {
+				public[e.Name] = components.ElementWebPortName
+			}
 			for _, src := range append(w.roles[roleIntruder], w.roles[roleOutsider]...) {
 				for _, dst := range w.all {
 					ports := append([]netPort{{Port: 8080, Protocol: "TCP"}}, dst.Ports...)
 					for _, port := range ports {
-						if dst.Name == haproxy.Name && port.Name == router.PortNameHTTP {
+						// The public port, by name or by number.
+						if pp, ok := dst.port(public[dst.Name]); ok && public[dst.Name] != "" && pp.Port == port.Port && pp.Protocol == port.Protocol {
 							continue
 						}
 						got, why := w.net.allowed(src, dst, port)

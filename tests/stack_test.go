@@ -160,7 +160,13 @@ func TestStartupOrder(t *testing.T) {
 				assert.True(t, s.DependsOnTransitively(haproxy.URN, w.R.URN), "HAProxy must wait for %s", name)
 			}
 			for _, ing := range s.ByType(tIngress) {
-				assert.True(t, s.DependsOnTransitively(ing.URN, haproxy.URN), "the Ingress must wait for HAProxy")
+				// Each Ingress waits for the pods behind it: Synapse's for
+				// HAProxy, Element Web's (static files) for Element Web only.
+				backend := haproxy
+				if metaName(ing) == components.ElementWebName {
+					backend = byMetaName(t, s, tDeployment, components.ElementWebName)
+				}
+				assert.True(t, s.DependsOnTransitively(ing.URN, backend.URN), "Ingress %s must wait for %s", metaName(ing), metaName(backend))
 			}
 		})
 	}
@@ -471,11 +477,11 @@ func TestRestrictedPods(t *testing.T) {
 						profile = digString(pod, "seccompProfile", "type")
 					}
 					assert.Contains(t, []string{"RuntimeDefault", "Localhost"}, profile, where)
-					if w.isSynapse() || w.Name == plan.HAProxyName {
+					if w.isSynapse() || w.Name == plan.HAProxyName || w.Name == components.ElementWebName {
 						assert.Equal(t, true, sc["readOnlyRootFilesystem"], where)
 					}
 				}
-				if w.isSynapse() || w.Name == plan.HAProxyName {
+				if w.isSynapse() || w.Name == plan.HAProxyName || w.Name == components.ElementWebName {
 					assert.Equal(t, false, w.PodSpec["automountServiceAccountToken"], w.Name)
 				}
 				if w.isSynapse() && w.Name != plan.MainName {
@@ -731,9 +737,14 @@ func TestRouterAndIngress(t *testing.T) {
 			assert.NotEmpty(t, digString(d.Inputs, "spec", "template", "metadata", "annotations", components.AnnotationChecksum))
 			assert.Equal(t, float64(components.HAProxyUID), dig(d.Inputs, "spec", "template", "spec", "securityContext", "runAsUser"))
 
-			ings := s.ByType(tIngress)
+			var ings []mockstack.Resource // Element Web's has its own test
+			for _, r := range s.ByType(tIngress) {
+				if metaName(r) == components.IngressName {
+					ings = append(ings, r)
+				}
+			}
 			if !cfg.Ingress.Enabled {
-				assert.Empty(t, ings)
+				assert.Empty(t, s.ByType(tIngress))
 				return
 			}
 			require.Len(t, ings, 1)
@@ -897,6 +908,8 @@ func contentNameOf(t *testing.T, tc stackCase, typ, base string, data map[string
 		sum = synapseconfig.ChecksumAll(data)
 	case typ == tSecret && base == plan.SynapseSecretName:
 		sum = components.SecretChecksumOf(data)
+	case typ == tConfigMap && base == components.ElementWebConfigMapName:
+		sum = components.ElementWebChecksum(data)
 	case typ == tConfigMap && base == plan.HAProxyConfigMapName:
 		files := &router.Files{Config: data[router.ConfigFileName], Maps: map[string]string{}}
 		for k, v := range data {
