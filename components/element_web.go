@@ -7,7 +7,6 @@ import (
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
-	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"synapse/config"
@@ -137,14 +136,8 @@ func NewElementWeb(ctx *pulumi.Context, name string, args *ElementWebArgs, opts 
 		return nil, err
 	}
 	if ec.Replicas > 1 {
-		if _, err := policyv1.NewPodDisruptionBudget(ctx, name+"-pdb", &policyv1.PodDisruptionBudgetArgs{
-			Metadata: meta(ElementWebName),
-			Spec: &policyv1.PodDisruptionBudgetSpecArgs{
-				MaxUnavailable:             pulumi.Int(1),
-				Selector:                   &metav1.LabelSelectorArgs{MatchLabels: ElementWebSelector()},
-				UnhealthyPodEvictionPolicy: pulumi.String("AlwaysAllow"),
-			},
-		}, pulumi.Parent(c)); err != nil {
+		if _, err := newPDB(ctx, name+"-pdb", meta(ElementWebName),
+			&metav1.LabelSelectorArgs{MatchLabels: ElementWebSelector()}, c); err != nil {
 			return nil, err
 		}
 	}

@@ -9,7 +9,6 @@ import (
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
-	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"synapse/config"
@@ -97,14 +96,8 @@ func NewHAProxyRouter(ctx *pulumi.Context, name string, args *HAProxyRouterArgs,
 		return nil, err
 	}
 	if args.Config.HAProxy.Replicas > 1 {
-		if _, err := policyv1.NewPodDisruptionBudget(ctx, name+"-pdb", &policyv1.PodDisruptionBudgetArgs{
-			Metadata: meta(plan.HAProxyName),
-			Spec: &policyv1.PodDisruptionBudgetSpecArgs{
-				MaxUnavailable:             pulumi.Int(1),
-				Selector:                   &metav1.LabelSelectorArgs{MatchLabels: HAProxySelector()},
-				UnhealthyPodEvictionPolicy: pulumi.String("AlwaysAllow"),
-			},
-		}, pulumi.Parent(c)); err != nil {
+		if _, err := newPDB(ctx, name+"-pdb", meta(plan.HAProxyName),
+			&metav1.LabelSelectorArgs{MatchLabels: HAProxySelector()}, c); err != nil {
 			return nil, err
 		}
 	}

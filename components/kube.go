@@ -4,6 +4,8 @@ package components
 
 import (
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"k8s.io/apimachinery/pkg/api/resource"
 )
@@ -102,3 +104,19 @@ const (
 	MinIOUID   = 1000
 	HAProxyUID = 99 // official haproxy image ("haproxy" user)
 )
+
+// newPDB lets at most one of the selected pods be evicted at a time.
+// maxUnavailable holds for any replica count (an HPA's included), where
+// minAvailable would have to follow it; a crash-looping pod never blocks a
+// node drain.
+func newPDB(ctx *pulumi.Context, resourceName string, meta *metav1.ObjectMetaArgs, selector *metav1.LabelSelectorArgs,
+	parent pulumi.Resource) (*policyv1.PodDisruptionBudget, error) {
+	return policyv1.NewPodDisruptionBudget(ctx, resourceName, &policyv1.PodDisruptionBudgetArgs{
+		Metadata: meta,
+		Spec: &policyv1.PodDisruptionBudgetSpecArgs{
+			MaxUnavailable:             pulumi.Int(1),
+			Selector:                   selector,
+			UnhealthyPodEvictionPolicy: pulumi.String("AlwaysAllow"),
+		},
+	}, pulumi.Parent(parent))
+}

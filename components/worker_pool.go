@@ -206,17 +206,7 @@ func newSynapseWorkload(ctx *pulumi.Context, name string, a synapseWorkloadArgs,
 	// single pod, maxUnavailable 1 permits everything and minAvailable 1
 	// would block every node drain.
 	if proc.MaxReplicas() > 1 {
-		out.PDB, err = policyv1.NewPodDisruptionBudget(ctx, name+"-pdb", &policyv1.PodDisruptionBudgetArgs{
-			Metadata: meta(proc.Name),
-			Spec: &policyv1.PodDisruptionBudgetSpecArgs{
-				// maxUnavailable holds for any replica count the HPA picks;
-				// minAvailable would have to follow it.
-				MaxUnavailable: pulumi.Int(1),
-				Selector:       selector,
-				// A crash-looping pod must not block a drain.
-				UnhealthyPodEvictionPolicy: pulumi.String("AlwaysAllow"),
-			},
-		}, pulumi.Parent(parent))
+		out.PDB, err = newPDB(ctx, name+"-pdb", meta(proc.Name), selector, parent)
 		if err != nil {
 			return nil, err
 		}
