@@ -219,12 +219,7 @@ func elementWebDeploymentSpec(ec config.ElementWeb, configMapName, sum string) *
 	return &appsv1.DeploymentSpecArgs{
 		Replicas: pulumi.Int(ec.Replicas),
 		Selector: &metav1.LabelSelectorArgs{MatchLabels: selector},
-		Strategy: &appsv1.DeploymentStrategyArgs{
-			Type: pulumi.String("RollingUpdate"),
-			RollingUpdate: &appsv1.RollingUpdateDeploymentArgs{
-				MaxSurge: pulumi.Int(1), MaxUnavailable: pulumi.Int(0),
-			},
-		},
+		Strategy: surgeOnlyRollout(),
 		Template: &corev1.PodTemplateSpecArgs{
 			Metadata: &metav1.ObjectMetaArgs{
 				Labels:      MetaLabels(ElementWebName, ComponentElementWeb),
@@ -250,15 +245,7 @@ func elementWebDeploymentSpec(ec config.ElementWeb, configMapName, sum string) *
 					SecurityContext: ContainerSecurity(),
 				}},
 				Volumes: volumes,
-				Affinity: &corev1.AffinityArgs{PodAntiAffinity: &corev1.PodAntiAffinityArgs{
-					PreferredDuringSchedulingIgnoredDuringExecution: corev1.WeightedPodAffinityTermArray{corev1.WeightedPodAffinityTermArgs{
-						Weight: pulumi.Int(100),
-						PodAffinityTerm: corev1.PodAffinityTermArgs{
-							TopologyKey:   pulumi.String(hostnameKey),
-							LabelSelector: &metav1.LabelSelectorArgs{MatchLabels: selector},
-						},
-					}},
-				}},
+				Affinity: preferSpreadOverNodes(selector),
 			},
 		},
 	}

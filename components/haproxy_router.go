@@ -146,12 +146,7 @@ func haproxyDeploymentSpec(c *config.Config, files *router.Files, configMapName 
 	return &appsv1.DeploymentSpecArgs{
 		Replicas: pulumi.Int(c.HAProxy.Replicas),
 		Selector: &metav1.LabelSelectorArgs{MatchLabels: selector},
-		Strategy: &appsv1.DeploymentStrategyArgs{
-			Type: pulumi.String("RollingUpdate"),
-			RollingUpdate: &appsv1.RollingUpdateDeploymentArgs{
-				MaxSurge: pulumi.Int(1), MaxUnavailable: pulumi.Int(0),
-			},
-		},
+		Strategy: surgeOnlyRollout(),
 		Template: &corev1.PodTemplateSpecArgs{
 			Metadata: &metav1.ObjectMetaArgs{
 				Labels:      MetaLabels(plan.HAProxyName, ComponentRouter),
@@ -167,15 +162,7 @@ func haproxyDeploymentSpec(c *config.Config, files *router.Files, configMapName 
 					corev1.VolumeArgs{Name: pulumi.String("config"), ConfigMap: &corev1.ConfigMapVolumeSourceArgs{Name: pulumi.String(configMapName)}},
 					corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}},
 				},
-				Affinity: &corev1.AffinityArgs{PodAntiAffinity: &corev1.PodAntiAffinityArgs{
-					PreferredDuringSchedulingIgnoredDuringExecution: corev1.WeightedPodAffinityTermArray{corev1.WeightedPodAffinityTermArgs{
-						Weight: pulumi.Int(100),
-						PodAffinityTerm: corev1.PodAffinityTermArgs{
-							TopologyKey:   pulumi.String(hostnameKey),
-							LabelSelector: &metav1.LabelSelectorArgs{MatchLabels: selector},
-						},
-					}},
-				}},
+				Affinity: preferSpreadOverNodes(selector),
 			},
 		},
 	}

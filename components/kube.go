@@ -3,6 +3,7 @@
 package components
 
 import (
+	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
@@ -119,4 +120,34 @@ func newPDB(ctx *pulumi.Context, resourceName string, meta *metav1.ObjectMetaArg
 			UnhealthyPodEvictionPolicy: pulumi.String("AlwaysAllow"),
 		},
 	}, pulumi.Parent(parent))
+}
+
+// nodeTerm is the pods of selector, on one node.
+func nodeTerm(selector pulumi.StringMap) corev1.PodAffinityTermArgs {
+	return corev1.PodAffinityTermArgs{
+		TopologyKey:   pulumi.String(hostnameKey),
+		LabelSelector: &metav1.LabelSelectorArgs{MatchLabels: selector},
+	}
+}
+
+// preferSpreadOverNodes asks the scheduler to put the pods of selector on
+// different nodes where it can (never blocking: a single-node cluster is
+// normal), so that one node failing takes out as few of them as possible.
+func preferSpreadOverNodes(selector pulumi.StringMap) *corev1.AffinityArgs {
+	return &corev1.AffinityArgs{PodAntiAffinity: &corev1.PodAntiAffinityArgs{
+		PreferredDuringSchedulingIgnoredDuringExecution: corev1.WeightedPodAffinityTermArray{
+			corev1.WeightedPodAffinityTermArgs{Weight: pulumi.Int(100), PodAffinityTerm: nodeTerm(selector)},
+		},
+	}}
+}
+
+// surgeOnlyRollout replaces a Deployment's pods one at a time, each old
+// pod going only once its successor is ready: never a replica down.
+func surgeOnlyRollout() *appsv1.DeploymentStrategyArgs {
+	return &appsv1.DeploymentStrategyArgs{
+		Type: pulumi.String("RollingUpdate"),
+		RollingUpdate: &appsv1.RollingUpdateDeploymentArgs{
+			MaxSurge: pulumi.Int(1), MaxUnavailable: pulumi.Int(0),
+		},
+	}
 }

@@ -143,15 +143,7 @@ func NewMinIO(ctx *pulumi.Context, name string, args *MinIOArgs, opts ...pulumi.
 	if cfg.Replicas > 1 {
 		// Spread the drives over nodes, so that losing a node loses as
 		// few erasure-set members as possible.
-		affinity = &corev1.AffinityArgs{PodAntiAffinity: &corev1.PodAntiAffinityArgs{
-			PreferredDuringSchedulingIgnoredDuringExecution: corev1.WeightedPodAffinityTermArray{corev1.WeightedPodAffinityTermArgs{
-				Weight: pulumi.Int(100),
-				PodAffinityTerm: corev1.PodAffinityTermArgs{
-					TopologyKey:   pulumi.String("kubernetes.io/hostname"),
-					LabelSelector: &metav1.LabelSelectorArgs{MatchLabels: selector},
-				},
-			}},
-		}}
+		affinity = preferSpreadOverNodes(selector)
 	}
 	healthProbe := func(path string, delay int) *corev1.ProbeArgs {
 		return &corev1.ProbeArgs{

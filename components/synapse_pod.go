@@ -352,20 +352,12 @@ func requiredAntiAffinity(proc plan.Process) bool {
 }
 
 func affinity(proc plan.Process) *corev1.AffinityArgs {
-	term := corev1.PodAffinityTermArgs{
-		TopologyKey:   pulumi.String(hostnameKey),
-		LabelSelector: &metav1.LabelSelectorArgs{MatchLabels: SynapseSelector(proc)},
-	}
 	if requiredAntiAffinity(proc) {
 		return &corev1.AffinityArgs{PodAntiAffinity: &corev1.PodAntiAffinityArgs{
-			RequiredDuringSchedulingIgnoredDuringExecution: corev1.PodAffinityTermArray{term},
+			RequiredDuringSchedulingIgnoredDuringExecution: corev1.PodAffinityTermArray{nodeTerm(SynapseSelector(proc))},
 		}}
 	}
-	return &corev1.AffinityArgs{PodAntiAffinity: &corev1.PodAntiAffinityArgs{
-		PreferredDuringSchedulingIgnoredDuringExecution: corev1.WeightedPodAffinityTermArray{
-			corev1.WeightedPodAffinityTermArgs{Weight: pulumi.Int(100), PodAffinityTerm: term},
-		},
-	}}
+	return preferSpreadOverNodes(SynapseSelector(proc))
 }
 
 // zoneSpread spreads pools of more than one pod over zones when the nodes
