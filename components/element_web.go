@@ -244,7 +244,7 @@ func elementWebDeploymentSpec(ec config.ElementWeb, configMapName, sum string) *
 					Resources:       resources(elementWebResources),
 					SecurityContext: ContainerSecurity(),
 				}},
-				Volumes: volumes,
+				Volumes:  volumes,
 				Affinity: preferSpreadOverNodes(selector),
 			},
 		},
