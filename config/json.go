@@ -267,3 +267,21 @@ func (i *integer) value() *int {
 	}
 	return &i.n
 }
+
+// listValue returns a list's items, each with its indexed key
+// (mas.upstreamProviders[0]); ok is false for a null or a non-list
+// (reported). what describes the expected list.
+func (el *errorList) listValue(v value, what string) (items []value, ok bool) {
+	if el.nullValue(v) {
+		return nil, false
+	}
+	var raws []json.RawMessage
+	if v.kind() != kindList || json.Unmarshal(v.raw, &raws) != nil {
+		el.addf(v.key, v.text(), "must be %s, not %s", what, v.kind())
+		return nil, false
+	}
+	for i, r := range raws {
+		items = append(items, value{key: fmt.Sprintf("%s[%d]", v.key, i), raw: r})
+	}
+	return items, true
+}

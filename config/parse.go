@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"slices"
@@ -28,7 +29,13 @@ const (
 	// DefaultElementWebImage: Element's own image (ess-helm pulls it from
 	// ghcr.io/element-hq/element-web too); v1.12.29 is the latest release
 	// (github.com/element-hq/element-web/releases/tag/v1.12.29).
-	DefaultElementWebImage     = "ghcr.io/element-hq/element-web:v1.12.29"
+	DefaultElementWebImage = "ghcr.io/element-hq/element-web:v1.12.29"
+	// DefaultMASImage: the Matrix Authentication Service's release image,
+	// distroless (no shell), uid 65532 (ess-helm PR #1535 moved to 1.24.0).
+	DefaultMASImage = "ghcr.io/element-hq/matrix-authentication-service:1.24.0"
+	// DefaultElementAdminImage: Element Admin, from Element's registry as
+	// ess-helm pulls it (PR #1564 moved to 0.1.13).
+	DefaultElementAdminImage   = "oci.element.io/element-admin:0.1.13"
 	DefaultBucket              = "synapse-media"
 	DefaultMonitoringNamespace = "monitoring"
 )
@@ -39,7 +46,7 @@ var Keys = []string{
 	"serverName", "publicBaseUrl", "namespace", "image", "mediaImage", "tier", "pools",
 	"federation", "streamWriters", "databasePool", "postgres", "redis", "minio",
 	"mediaStorage", "haproxy", "ingress", "monitoring", "dataProtection",
-	"mediaRetention", "maintenance", "elementWeb",
+	"mediaRetention", "maintenance", "elementWeb", "mas", "admin",
 }
 
 // The keys each object of the stack config may hold.
@@ -188,6 +195,8 @@ func parse(raw map[string]string, secret map[string]bool) (*Config, error) {
 		TLSSecretName: deref(ew.str("tlsSecretName", "a Secret name"), ""),
 	}
 
+	parseMAS(&el, raw, c)
+
 	mon := el.topObject(raw, "monitoring", monitoringKeys, "")
 	c.Monitoring = Monitoring{
 		Enabled:   deref(mon.bool("enabled"), false),
@@ -199,6 +208,8 @@ func parse(raw map[string]string, secret map[string]bool) (*Config, error) {
 		mediaImage:    raw["mediaImage"] != "",
 		ingressHost:   host != nil,
 		elementHost:   ewHost != nil,
+		masHost:       hasField(raw, "mas", "host"),
+		adminHost:     hasField(raw, "admin", "host"),
 		countKeys:     countKeys,
 	})
 	if len(el.errs) > 0 {
@@ -211,6 +222,7 @@ func parse(raw map[string]string, secret map[string]bool) (*Config, error) {
 // a rule broken by a derived value names the key the user wrote.
 type facts struct {
 	publicBaseURL, mediaImage, ingressHost, elementHost bool
+	masHost, adminHost                                  bool
 	// countKeys: per pool, the key the user wrote that decides the pool's
 	// most instances (absent: the tier decides).
 	countKeys map[Pool]value
@@ -588,4 +600,15 @@ func sortedNames[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// hasField reports whether the top-level object key holds name (written by
+// the user, whatever its value).
+func hasField(raw map[string]string, key, name string) bool {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal([]byte(raw[key]), &fields) != nil {
+		return false
+	}
+	_, ok := fields[name]
+	return ok
 }

@@ -2,8 +2,10 @@ package config
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -18,7 +20,7 @@ const SigningKeyKey = "signingKey"
 
 // SecretKeys are the top-level stack config keys read as secrets, outside
 // Parse.
-var SecretKeys = []string{SigningKeyKey, BackupS3AccessKeyIDKey, BackupS3SecretAccessKeyKey}
+var SecretKeys = []string{SigningKeyKey, BackupS3AccessKeyIDKey, BackupS3SecretAccessKeyKey, MASUpstreamSecretsKey}
 
 // signingKeyLine is Synapse's signing key file: "ed25519 <key id> <seed>",
 // the seed 32 bytes in (unpadded) standard base64.
@@ -114,4 +116,66 @@ func readBackupKeys(c *Config, get func(key string) (v string, set, secret bool)
 		AccessKeyID:     pulumi.ToSecret(pulumi.String(values[BackupS3AccessKeyIDKey])).(pulumi.StringOutput),
 		SecretAccessKey: pulumi.ToSecret(pulumi.String(values[BackupS3SecretAccessKeyKey])).(pulumi.StringOutput),
 	}, nil
+}
+
+// LoadUpstreamSecrets reads the stack secret MASUpstreamSecretsKey: one
+// client secret per mas.upstreamProviders name, nothing more, nothing
+// less. It must be a Pulumi secret; no value is ever echoed. The result
+// maps provider name → client secret (secret outputs); nil without
+// providers.
+func LoadUpstreamSecrets(ctx *pulumi.Context, c *Config) (map[string]pulumi.StringOutput, error) {
+	full := Namespace + ":" + MASUpstreamSecretsKey
+	v, _ := ctx.GetConfig(full)
+	values, err := readUpstreamSecrets(c, v, ctx.IsConfigSecret(full))
+	if err != nil || values == nil {
+		return nil, err
+	}
+	out := make(map[string]pulumi.StringOutput, len(values))
+	for name, s := range values {
+		out[name] = pulumi.ToSecret(pulumi.String(s)).(pulumi.StringOutput)
+	}
+	return out, nil
+}
+
+func readUpstreamSecrets(c *Config, v string, secret bool) (map[string]string, error) {
+	key := MASUpstreamSecretsKey
+	set := strings.TrimSpace(v) != ""
+	want := []string{}
+	if c.MAS.Enabled {
+		for _, p := range c.MAS.Upstream {
+			want = append(want, p.Name)
+		}
+	}
+	how := "set it with `pulumi config set --secret synapse:" + key + " '{\"<provider name>\": \"<client secret>\"}'`"
+	switch {
+	case len(want) == 0 && set:
+		return nil, ValidationError{{Key: key, Value: "(set)",
+			Allowed: "is only read with mas.upstreamProviders: remove it with `pulumi config rm synapse:" + key + "`"}}
+	case len(want) == 0:
+		return nil, nil
+	case !set:
+		return nil, ValidationError{{Key: key, Allowed: "mas.upstreamProviders need their client secrets: " + how}}
+	case !secret:
+		return nil, ValidationError{{Key: key, Value: "(plain text)",
+			Allowed: "client secrets must not sit in the stack file in plain text: " + how}}
+	}
+	var m map[string]string
+	if err := json.Unmarshal([]byte(v), &m); err != nil {
+		return nil, ValidationError{{Key: key, Value: "(secret)", Allowed: "must be a JSON object of strings, provider name → client secret: " + how}}
+	}
+	var errs ValidationError
+	for _, name := range want {
+		if m[name] == "" {
+			errs = append(errs, FieldError{Key: key + "." + name, Allowed: "mas.upstreamProviders names " + name + ": give its client secret"})
+		}
+	}
+	for _, name := range sortedNames(m) {
+		if !slices.Contains(want, name) {
+			errs = append(errs, FieldError{Key: key + "." + name, Value: "(secret)", Allowed: "no provider in mas.upstreamProviders has this name: " + strings.Join(want, ", ")})
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return m, nil
 }

@@ -52,6 +52,8 @@ type Config struct {
 	HAProxy      HAProxy
 	Ingress      Ingress
 	ElementWeb   ElementWeb
+	MAS          MAS
+	Admin        Admin
 	Monitoring   Monitoring
 
 	// MediaCache bounds each media worker's local store (S3 only);

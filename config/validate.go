@@ -91,6 +91,7 @@ func validate(el *errorList, c *Config, f facts) {
 	checkOperatorChart(el, c.Postgres)
 	checkBackup(el, c)
 	checkConnectionBudget(el, c)
+	validateMAS(el, c, f)
 
 	// S3 bucket.
 	if why := bucketProblem(c.MinIO.Bucket); why != "" {
@@ -319,4 +320,8 @@ func streamNames() string {
 		names[i] = s.Name
 	}
 	return strings.Join(names, ", ")
+}
+
+func secretNameProblem(s string) bool {
+	return len(validation.IsDNS1123Subdomain(s)) > 0
 }

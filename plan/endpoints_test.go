@@ -31,7 +31,10 @@ func classifyPlan(t *testing.T, writers bool) *Plan {
 	t.Helper()
 	raw := map[string]string{"serverName": "example.org", "tier": "medium", "minio": `{"enabled":true}`,
 		"mediaImage": "r.io/s3:1", "federation": `{"enabled":true}`,
-		"pools": `{"background":{"replicas":1}}`}
+		"pools": `{"background":{"replicas":1}}`,
+		// Synapse's own routing: MAS (which takes /login, /logout and
+		// /refresh from Synapse) is tested in mas_test.go.
+		"mas": `{"enabled":false}`}
 	n := 0
 	if writers {
 		n = 1

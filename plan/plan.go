@@ -166,6 +166,9 @@ type Plan struct {
 	Namespace  string
 	Federation bool
 	Processes  []Process // main first, then in start-up order
+	// Services are HTTP services other than Synapse that HAProxy routes
+	// to (MAS): no instance_map, no worker file, no Synapse connections.
+	Services []Process
 	// InstanceMap: main and every replication-listening instance, sorted.
 	InstanceMap []InstanceMapEntry
 	// StreamWriters: stream → writer names ("master" for main), only for
@@ -257,6 +260,7 @@ func Build(c *config.Config) *Plan {
 	}
 	sort.Slice(p.InstanceMap, func(i, j int) bool { return p.InstanceMap[i].Name < p.InstanceMap[j].Name })
 	p.buildRoutes(specs)
+	p.addMAS(c)
 	return p
 }
 

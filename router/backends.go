@@ -101,7 +101,7 @@ func buildBackends(p *plan.Plan, opts Options) ([]*backendData, error) {
 		return nil, fmt.Errorf("router: plan.MainBackend %q is not a valid HAProxy backend name", p.MainBackend)
 	}
 	procs := map[string]plan.Process{}
-	for _, proc := range p.Processes {
+	for _, proc := range p.Targets() {
 		procs[proc.Name] = proc
 	}
 

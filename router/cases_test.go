@@ -3,6 +3,7 @@ package router
 import (
 	"encoding/json"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -18,8 +19,17 @@ import (
 type Stack struct {
 	Name string
 	Plan *plan.Plan
-	// Want picks this stack's column of a request case.
-	Want func(Want) string
+	// column picks this stack's column of a request case.
+	column func(Want) string
+}
+
+// Want is the backend that must serve a request on this stack: MAS's, for
+// the login compatibility endpoints when the stack runs MAS.
+func (s Stack) Want(w Want) string {
+	if _, mas := s.Plan.MAS(); mas && w.MAS != "" {
+		return w.MAS
+	}
+	return s.column(w)
 }
 
 // LoadPlan builds the plan of a stack file, after edit (nil: none) changes
@@ -61,12 +71,16 @@ func SetPools(t testing.TB, raw map[string]string, pools map[string]any) {
 
 func noFederation(raw map[string]string) { raw["federation"] = `{"enabled":false}` }
 
-// Stacks are dev, prod and prod with federation off.
+func noMAS(raw map[string]string) { raw["mas"] = `{"enabled":false}` }
+
+// Stacks are dev, prod, prod with federation off (all three with MAS, the
+// default) and prod without MAS.
 func Stacks(t testing.TB) []Stack {
 	return []Stack{
 		{"dev", LoadPlan(t, "../Pulumi.dev.yaml", nil), func(w Want) string { return w.Dev }},
 		{"prod", LoadPlan(t, "../Pulumi.prod.yaml", nil), func(w Want) string { return w.Prod }},
 		{"prod-nofed", LoadPlan(t, "../Pulumi.prod.yaml", noFederation), func(w Want) string { return w.NoFed }},
+		{"prod-nomas", LoadPlan(t, "../Pulumi.prod.yaml", noMAS), func(w Want) string { return w.Prod }},
 	}
 }
 
@@ -79,8 +93,9 @@ func InitialSyncStack(t testing.TB) Stack {
 	return Stack{"prod-initialsync", p, func(w Want) string { return w.Prod }}
 }
 
-// Want is the backend that must serve a request on each stack.
-type Want struct{ Dev, Prod, NoFed string }
+// Want is the backend that must serve a request on each stack, and on
+// every stack with MAS when MAS is set (MAS owns the endpoint).
+type Want struct{ Dev, Prod, NoFed, MAS string }
 
 // Backend names, as the plan names them (and HAProxy's stats show them).
 const (
@@ -100,15 +115,25 @@ const (
 	bAccount  = "account-data-writer"
 	bDevices  = "device-lists-writer"
 	bUserDir  = "background-worker"
+	bMAS      = "mas"
 )
 
-func all(b string) Want { return Want{b, b, b} }
+func all(b string) Want { return Want{b, b, b, ""} }
 
 // fed: a federation endpoint; federation is off in dev and prod-nofed.
-func fed(b string) Want { return Want{bMain, b, bMain} }
+func fed(b string) Want { return Want{bMain, b, bMain, ""} }
 
 // prodOnly: a pool or writer that prod has and dev has not (dev gets d).
-func prodOnly(p, d string) Want { return Want{d, p, p} }
+func prodOnly(p, d string) Want { return Want{d, p, p, ""} }
+
+// masDocsRoute is the location MAS's reverse-proxy docs
+// (docs/setup/reverse-proxy.md) send to MAS, written here from the docs
+// rather than taken from the plan.
+var masDocsRoute = regexp.MustCompile(`^/_matrix/client/(.*)/(login|logout|refresh)`)
+
+// compat: a login compatibility endpoint: MAS serves it when it runs
+// (its reverse-proxy docs), Synapse's b otherwise.
+func compat(b string) Want { w := all(b); w.MAS = bMAS; return w }
 
 // RequestCase is one request and who must serve it.
 type RequestCase struct {
@@ -149,8 +174,8 @@ var RequestCases = []RequestCase{
 	{"GET", "/_matrix/client/v3/rooms/a/b/initialSync", all(bMain)}, // [^/]+: one segment
 
 	// Main only: in no worker list.
-	{"POST", "/_matrix/client/v3/logout", all(bMain)},
-	{"POST", "/_matrix/client/v3/logout/all", all(bMain)},
+	{"POST", "/_matrix/client/v3/logout", compat(bMain)},
+	{"POST", "/_matrix/client/v3/logout/all", compat(bMain)},
 	{"POST", "/_matrix/client/v3/account/password", all(bMain)},
 	{"POST", "/_matrix/client/v3/account/3pid/add", all(bMain)},
 	{"GET", "/_synapse/admin/v1/server_version", all(bMain)},
@@ -159,7 +184,7 @@ var RequestCases = []RequestCase{
 	{"GET", "/_synapse/admin/v1/rooms/!room:example.org/members", all(bMain)},
 	{"GET", "/_synapse/admin/v1/users/@alice:example.org/media/extra", all(bMain)}, // users/.*/media$ is anchored
 	{"GET", "/_matrix/client/v3/auth/m.login.recaptcha/fallback/web?session=abc", all(bMain)},
-	{"GET", "/_matrix/client/v3/login/sso/redirect?redirectUrl=https%3A%2F%2Fapp.example.org", all(bMain)},
+	{"GET", "/_matrix/client/v3/login/sso/redirect?redirectUrl=https%3A%2F%2Fapp.example.org", compat(bMain)},
 	{"GET", "/_synapse/client/pick_idp", all(bMain)},
 	{"POST", "/_matrix/client/unstable/org.matrix.msc4140/delayed_events/syd_abcdefghij", all(bMain)},
 	{"GET", "/_matrix/client/unstable/org.matrix.msc4140/delayed_events", all(bGeneric)},
@@ -168,8 +193,8 @@ var RequestCases = []RequestCase{
 	{"GET", "/_synapse/media/anything", all(bMain)}, // no process serves /_synapse/media/
 	{"GET", "/_matrix/client/v3/pushers", all(bMain)},
 	{"POST", "/_matrix/client/v3/rooms/!room:example.org/upgrade", all(bMain)},
-	{"POST", "/_matrix/client/v1/login/get_token", all(bMain)},
-	{"POST", "/_matrix/client/v3/refresh", all(bMain)},
+	{"POST", "/_matrix/client/v1/login/get_token", compat(bMain)},
+	{"POST", "/_matrix/client/v3/refresh", compat(bMain)},
 	{"PUT", "/_matrix/client/v3/directory/list/room/!room:example.org", all(bMain)},
 	{"GET", "/_matrix/key/v2/server", all(bMain)},
 	{"GET", "/_matrix/federation/v1/openid/userinfo?access_token=abc", all(bMain)},
@@ -237,8 +262,8 @@ var RequestCases = []RequestCase{
 	// Client API on generic workers; pagination sticky per room.
 	{"POST", "/_matrix/client/v3/createRoom", all(bGeneric)},
 	{"GET", "/_matrix/client/versions", all(bGeneric)},
-	{"POST", "/_matrix/client/v3/login", all(bGeneric)},
-	{"GET", "/_matrix/client/r0/login", all(bGeneric)},
+	{"POST", "/_matrix/client/v3/login", compat(bGeneric)},
+	{"GET", "/_matrix/client/r0/login", compat(bGeneric)},
 	{"POST", "/_matrix/client/v3/register", all(bGeneric)},
 	{"GET", "/_matrix/client/v3/register/available?username=bob", all(bGeneric)},
 	{"GET", "/_matrix/client/v1/register/m.login.registration_token/validity?token=abc", all(bGeneric)},
@@ -285,14 +310,18 @@ var InitialSyncCases = []RequestCase{
 	{"GET", "/_matrix/client/v3/sync?timeout=30000&since=s1_2_3", all(bSync)},
 	{"GET", "/_matrix/client/v3/initialSync", all(bInitial)},
 	{"GET", "/_matrix/client/v3/pushrules/", all(bPushRule)},
-	{"GET", "/_matrix/client/v3/logout", all(bMain)},
+	{"GET", "/_matrix/client/v3/logout", compat(bMain)},
 }
 
 // AllCases adds plan.MainOnlyExamples (main on every stack) to the table.
 func AllCases() []RequestCase {
 	out := append([]RequestCase{}, RequestCases...)
 	for _, e := range plan.MainOnlyExamples {
-		out = append(out, RequestCase{e.Method, e.Path, all(bMain)})
+		w := all(bMain)
+		if masDocsRoute.MatchString(e.Path) {
+			w = compat(bMain)
+		}
+		out = append(out, RequestCase{e.Method, e.Path, w})
 	}
 	return out
 }

@@ -142,7 +142,7 @@ func roleOf(t *testing.T, p *plan.Plan, backend string) plan.Role {
 	if !ok {
 		t.Fatalf("no backend %s", backend)
 	}
-	for _, proc := range p.Processes {
+	for _, proc := range p.Targets() {
 		if proc.Name == b.Process {
 			return proc.Role
 		}

@@ -243,7 +243,7 @@ func TestServersComeFromThePlan(t *testing.T) {
 					continue
 				}
 				var proc plan.Process
-				for _, pr := range p.Processes {
+				for _, pr := range p.Targets() {
 					if pr.Name == b.Process {
 						proc = pr
 					}
