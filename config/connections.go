@@ -43,10 +43,22 @@ func (c *Config) MaxSynapseProcesses() int {
 	return n
 }
 
+// MASDatabasePoolMax is each MAS replica's connection pool
+// (database.max_connections, MAS's default).
+const MASDatabasePoolMax = 10
+
+// MASConnections is what MAS may open: its replicas times its pool.
+func (c *Config) MASConnections() int {
+	if !c.MAS.Enabled {
+		return 0
+	}
+	return c.MAS.Replicas * MASDatabasePoolMax
+}
+
 // MaxConnections is Postgres max_connections: every Synapse process at its
-// most replicas times cp_max, plus ConnectionHeadroom.
+// most replicas times cp_max, MAS's pools, plus ConnectionHeadroom.
 func (c *Config) MaxConnections() int {
-	return c.MaxSynapseProcesses()*c.DatabasePool.Max + ConnectionHeadroom
+	return c.MaxSynapseProcesses()*c.DatabasePool.Max + c.MASConnections() + ConnectionHeadroom
 }
 
 // ConnectionLimit is the most connections Postgres' memory limit pays for

@@ -345,5 +345,8 @@ func (p *Plan) MaxConnections() int {
 	for _, proc := range p.Processes {
 		total += proc.MaxReplicas() * p.DatabasePool.Max
 	}
-	return total + 50
+	if mas, ok := p.MAS(); ok {
+		total += mas.Replicas * config.MASDatabasePoolMax
+	}
+	return total + config.ConnectionHeadroom
 }

@@ -234,13 +234,15 @@ func TestRoutesAgreeWithSynapse(t *testing.T) {
 
 func TestMaxConnections(t *testing.T) {
 	all := stacks(t)
-	// dev: main, persister, 4 writers, media, synchrotron, generic: 9 × 10 + 50.
-	if got := Build(all["dev"]).MaxConnections(); got != 9*10+50 {
-		t.Errorf("dev max_connections = %d, want %d", got, 9*10+50)
+	// dev: main, persister, 4 writers, media, synchrotron, generic: 9 × 10,
+	// MAS's one replica × its pool of 10, + 50.
+	if got := Build(all["dev"]).MaxConnections(); got != 9*10+10+50 {
+		t.Errorf("dev max_connections = %d, want %d", got, 9*10+10+50)
 	}
 	// prod (large): main 1, persisters 6, writers 1+1+1+1+1+2+2, media 8 (HPA max),
 	// synchrotrons 16, generic 16, federation senders 4, pushers 2, background 1.
-	wantProd := (1+6+9+8+16+16+4+2+1)*10 + 50
+	// MAS: 2 replicas × 10.
+	wantProd := (1+6+9+8+16+16+4+2+1)*10 + 2*10 + 50
 	if got := Build(all["prod"]).MaxConnections(); got != wantProd {
 		t.Errorf("prod max_connections = %d, want %d", got, wantProd)
 	}
