@@ -279,6 +279,9 @@ func TestDataProtection(t *testing.T) {
 			t.Parallel()
 			s, dp := deploy(t, file, nil)
 			protected := map[string]bool{"postgres-cluster": true}
+			if dp.cfg.MAS.Enabled {
+				protected["postgres-mas-database"] = true // MAS's accounts
+			}
 			if dp.cfg.MinIO.Enabled {
 				protected["minio-statefulset"] = true
 			}
@@ -315,6 +318,10 @@ func TestSecretsStayInSecrets(t *testing.T) {
 			type want = struct {
 				typ  string
 				keys []string
+			}
+			if dp.cfg.MAS.Enabled {
+				// MAS's role, which CNPG's managed roles read.
+				secrets["postgres-mas-secret"] = want{"kubernetes.io/basic-auth", []string{plan.PostgresSecretUser, plan.PostgresSecretPass}}
 			}
 			s3Keys := []string{plan.S3SecretAccessKeyID, plan.S3SecretSecretAccessKey}
 			if dp.minio != nil {

@@ -148,7 +148,7 @@ func NewElementWeb(ctx *pulumi.Context, name string, args *ElementWebArgs, opts 
 				Labels:      MetaLabels(ElementWebName, ComponentElementWeb),
 				Annotations: pulumi.ToStringMap(args.Config.Ingress.Annotations),
 			},
-			Spec: elementWebIngressSpec(args.Config),
+			Spec: ownHostIngressSpec(args.Config, ec.Host, ec.TLSSecretName, ElementWebName, ElementWebPortName),
 		}, pulumi.Parent(c), pulumi.DependsOn([]pulumi.Resource{c.Deployment, c.Service}))
 		if err != nil {
 			return nil, err
@@ -161,34 +161,6 @@ func NewElementWeb(ctx *pulumi.Context, name string, args *ElementWebArgs, opts 
 		return nil, err
 	}
 	return c, nil
-}
-
-// elementWebIngressSpec sends all of elementWeb.host to the Service, with
-// ingress.className and, with elementWeb.tlsSecretName, TLS for the host.
-func elementWebIngressSpec(c *config.Config) *networkingv1.IngressSpecArgs {
-	ec := c.ElementWeb
-	spec := &networkingv1.IngressSpecArgs{
-		Rules: networkingv1.IngressRuleArray{networkingv1.IngressRuleArgs{
-			Host: pulumi.String(ec.Host),
-			Http: &networkingv1.HTTPIngressRuleValueArgs{Paths: networkingv1.HTTPIngressPathArray{networkingv1.HTTPIngressPathArgs{
-				Path:     pulumi.String("/"),
-				PathType: pulumi.String("Prefix"),
-				Backend: networkingv1.IngressBackendArgs{Service: &networkingv1.IngressServiceBackendArgs{
-					Name: pulumi.String(ElementWebName),
-					Port: &networkingv1.ServiceBackendPortArgs{Name: pulumi.String(ElementWebPortName)},
-				}},
-			}}},
-		}},
-	}
-	if c.Ingress.ClassName != "" {
-		spec.IngressClassName = pulumi.String(c.Ingress.ClassName)
-	}
-	if ec.TLSSecretName != "" {
-		spec.Tls = networkingv1.IngressTLSArray{networkingv1.IngressTLSArgs{
-			Hosts: pulumi.ToStringArray([]string{ec.Host}), SecretName: pulumi.String(ec.TLSSecretName),
-		}}
-	}
-	return spec
 }
 
 // elementWebDeploymentSpec runs the image's nginx as uid 101 on a

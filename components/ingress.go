@@ -102,3 +102,31 @@ func NewIngress(ctx *pulumi.Context, name string, args *IngressArgs, opts ...pul
 	}
 	return c, nil
 }
+
+// ownHostIngressSpec sends all of host to a Service's named port, with
+// ingress.className and, with tlsSecret, TLS for the host: Element Web,
+// MAS and the admin console each have a host of their own, not HAProxy's.
+func ownHostIngressSpec(c *config.Config, host, tlsSecret, service, port string) *networkingv1.IngressSpecArgs {
+	spec := &networkingv1.IngressSpecArgs{
+		Rules: networkingv1.IngressRuleArray{networkingv1.IngressRuleArgs{
+			Host: pulumi.String(host),
+			Http: &networkingv1.HTTPIngressRuleValueArgs{Paths: networkingv1.HTTPIngressPathArray{networkingv1.HTTPIngressPathArgs{
+				Path:     pulumi.String("/"),
+				PathType: pulumi.String("Prefix"),
+				Backend: networkingv1.IngressBackendArgs{Service: &networkingv1.IngressServiceBackendArgs{
+					Name: pulumi.String(service),
+					Port: &networkingv1.ServiceBackendPortArgs{Name: pulumi.String(port)},
+				}},
+			}}},
+		}},
+	}
+	if c.Ingress.ClassName != "" {
+		spec.IngressClassName = pulumi.String(c.Ingress.ClassName)
+	}
+	if tlsSecret != "" {
+		spec.Tls = networkingv1.IngressTLSArray{networkingv1.IngressTLSArgs{
+			Hosts: pulumi.ToStringArray([]string{host}), SecretName: pulumi.String(tlsSecret),
+		}}
+	}
+	return spec
+}

@@ -65,6 +65,7 @@ type policy struct {
 //   - HAProxy → the HTTP port of every process that serves HTTP;
 //   - anyone → HAProxy's client port (see below);
 //   - anyone → Element Web's http port (with elementWeb.enabled);
+//   - anyone → Element Admin's http port (with admin.enabled);
 //   - the monitoring namespace → metrics ports (with monitoring on);
 //   - the CNPG operator namespace → Postgres; Postgres instances ↔ each other;
 //   - the state compressor CronJob's pods → Postgres (when enabled).
@@ -140,6 +141,25 @@ func networkPolicies(c *config.Config, p *plan.Plan) ([]policy, error) {
 		// The state compressor (a CronJob) works on Synapse's tables.
 		pgRules = append(pgRules, rule(peers(podsOf(namedPods(StateCompressorName))), tcp(pg.Port)))
 	}
+	// MAS's own database; the syn2mas guard reads Synapse's; the first
+	// admin Job runs mas-cli, which writes MAS's.
+	var accounts networkingv1.NetworkPolicyPeerArray
+	if c.MAS.Enabled {
+		accounts = append(accounts, networkingv1.NetworkPolicyPeerArgs{PodSelector: podsOf(namedPods(plan.MASName))})
+		pgPeers := append(networkingv1.NetworkPolicyPeerArray{}, accounts...)
+		if !c.MAS.ExistingUsersMigrated {
+			pgPeers = append(pgPeers, networkingv1.NetworkPolicyPeerArgs{PodSelector: podsOf(namedPods(MASGuardName))})
+		}
+		if c.Admin.Username != "" {
+			pgPeers = append(pgPeers, networkingv1.NetworkPolicyPeerArgs{PodSelector: podsOf(namedPods(FirstAdminName))})
+		}
+		pgRules = append(pgRules, rule(pgPeers, tcp(pg.Port)))
+	}
+	if c.Admin.Username != "" {
+		// The first admin is registered at main (by mas-cli through
+		// MAS's Synapse API, or by shared-secret registration).
+		accounts = append(accounts, networkingv1.NetworkPolicyPeerArgs{PodSelector: podsOf(namedPods(FirstAdminName))})
+	}
 
 	redis := p.Redis()
 	out := []policy{
@@ -204,6 +224,24 @@ func networkPolicies(c *config.Config, p *plan.Plan) ([]policy, error) {
 	// IPs that no pod or namespace selector matches: so HAProxy's client
 	// port is open to any source, and only that port. It forwards only
 	// what Synapse serves publicly anyway.
+	if len(accounts) > 0 {
+		// MAS provisions accounts and checks names at main's HTTP port
+		// (matrix.endpoint); the first admin Job registers there.
+		out = append(out, policy{name: "synapse-main-accounts", pods: podsNamed([]string{main.Name}), rules: networkingv1.NetworkPolicyIngressRuleArray{
+			rule(accounts, named(plan.PortNameHTTP)),
+		}})
+	}
+	if c.MAS.Enabled {
+		// MAS's web listener is public (its pages, OAuth, the compat
+		// layer through HAProxy, Synapse's token introspection): from any
+		// source, as HAProxy's client port. Health and metrics stay in.
+		masRules := networkingv1.NetworkPolicyIngressRuleArray{rule(nil, named(plan.PortNameMASWeb))}
+		if monitoring != nil {
+			masRules = append(masRules, rule(fromNamespace(monitoring), named(plan.PortNameMASInt)))
+		}
+		out = append(out, policy{name: plan.MASName, pods: podsOf(namedPods(plan.MASName)), rules: masRules})
+	}
+
 	haproxyRules := networkingv1.NetworkPolicyIngressRuleArray{rule(nil, named(router.PortNameHTTP))}
 	if monitoring != nil {
 		haproxyRules = append(haproxyRules, rule(fromNamespace(monitoring), named(router.PortNameStats)))
@@ -217,6 +255,13 @@ func networkPolicies(c *config.Config, p *plan.Plan) ([]policy, error) {
 	if c.ElementWeb.Enabled {
 		out = append(out, policy{name: ElementWebName, pods: podsOf(namedPods(ElementWebName)), rules: networkingv1.NetworkPolicyIngressRuleArray{
 			rule(nil, named(ElementWebPortName)),
+		}})
+	}
+	// Element Admin: the same for the admin console. Its pods call nothing
+	// either: the administrator's browser talks to MAS and Synapse.
+	if c.Admin.Console {
+		out = append(out, policy{name: ElementAdminName, pods: podsOf(namedPods(ElementAdminName)), rules: networkingv1.NetworkPolicyIngressRuleArray{
+			rule(nil, named(ElementAdminPortName)),
 		}})
 	}
 

@@ -73,6 +73,12 @@ type Postgres struct {
 	BackupPlugin    *yamlv2.ConfigFile
 	ObjectStore     *apiextensions.CustomResource
 	ScheduledBackup *apiextensions.CustomResource
+	// With mas.enabled: MAS's role's password (a secret output) and its
+	// Database (awaited until CNPG has applied it).
+	MASPassword pulumi.StringOutput
+	MASDatabase *apiextensions.CustomResource
+	// MASReady: MAS's database exists and its role may log in.
+	MASReady []pulumi.Resource
 	// Ready are the resources that mean "Postgres accepts connections":
 	// DependsOn these, never on the component (pulumi/pulumi#7833).
 	Ready []pulumi.Resource
@@ -153,6 +159,29 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 	if args.Config.Monitoring.Enabled {
 		spec["monitoring"] = map[string]any{"enablePodMonitor": true}
 	}
+	if args.Config.MAS.Enabled {
+		// MAS's own role, managed by CNPG from a Secret (reloaded on
+		// change); its database is a Database resource below. Removing
+		// the role from this list leaves it in place: turning MAS off
+		// loses no data.
+		masSecret, masPassword, _, err := dpCredentialsSecret(ctx, comp, name+"-mas", dpCredentials{
+			Secret:    plan.MASDatabaseSecretName,
+			Type:      "kubernetes.io/basic-auth",
+			Namespace: args.Namespace,
+			Labels:    withReload(labels),
+			Plain:     map[string]string{plan.PostgresSecretUser: plan.MASRole},
+			Generated: plan.PostgresSecretPass,
+		})
+		if err != nil {
+			return nil, err
+		}
+		comp.MASPassword = masPassword
+		clusterDeps = append(clusterDeps, masSecret)
+		spec["managed"] = map[string]any{"roles": []any{map[string]any{
+			"name": plan.MASRole, "ensure": "present", "login": true,
+			"passwordSecret": map[string]any{"name": plan.MASDatabaseSecretName},
+		}}}
+	}
 	if cfg.Backup.Enabled {
 		deps, err := postgresBackupTarget(ctx, comp, name, args, comp.Operator)
 		if err != nil {
@@ -184,6 +213,12 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 	}
 	comp.Cluster = cluster
 	comp.Ready = []pulumi.Resource{cluster}
+	if args.Config.MAS.Enabled {
+		if comp.MASDatabase, err = masDatabase(ctx, comp, name, args, cluster); err != nil {
+			return nil, err
+		}
+		comp.MASReady = []pulumi.Resource{cluster, comp.MASDatabase}
+	}
 	if cfg.Backup.Enabled {
 		if comp.ScheduledBackup, err = scheduledBackup(ctx, comp, name, args, cluster); err != nil {
 			return nil, err
@@ -198,6 +233,44 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 		return nil, err
 	}
 	return comp, nil
+}
+
+// masDatabase is MAS's database, owned by its role. CNPG keeps the
+// database when the resource goes (databaseReclaimPolicy retain), and with
+// data protection Pulumi refuses to delete the resource at all.
+func masDatabase(ctx *pulumi.Context, comp pulumi.Resource, name string, args *PostgresArgs, cluster pulumi.Resource) (*apiextensions.CustomResource, error) {
+	opts := []pulumi.ResourceOption{pulumi.Parent(comp), pulumi.DependsOn([]pulumi.Resource{cluster})}
+	if args.Config.DataProtection {
+		opts = append(opts, pulumi.Protect(true), pulumi.RetainOnDelete(true))
+	}
+	return apiextensions.NewCustomResource(ctx, name+"-mas-database", &apiextensions.CustomResourceArgs{
+		ApiVersion: pulumi.String("postgresql.cnpg.io/v1"),
+		Kind:       pulumi.String("Database"),
+		Metadata: &metav1.ObjectMetaArgs{
+			Name:      pulumi.String(plan.PostgresClusterName + "-" + plan.MASDatabase),
+			Namespace: args.Namespace,
+			Labels:    MetaLabels(plan.PostgresClusterName, "database"),
+			// CNPG sets status.applied once the database exists.
+			Annotations: pulumi.StringMap{AnnotationWaitFor: pulumi.String("jsonpath={.status.applied}=true")},
+		},
+		OtherFields: kubernetes.UntypedArgs{"spec": map[string]any{
+			"name":                  plan.MASDatabase,
+			"owner":                 plan.MASRole,
+			"cluster":               map[string]any{"name": plan.PostgresClusterName},
+			"ensure":                "present",
+			"databaseReclaimPolicy": "retain",
+		}},
+	}, opts...)
+}
+
+// withReload adds CNPG's reload label: the operator watches Secrets that
+// carry it and applies a changed password to the role.
+func withReload(labels pulumi.StringMap) pulumi.StringMap {
+	out := pulumi.StringMap{"cnpg.io/reload": pulumi.String("true")}
+	for k, v := range labels {
+		out[k] = v
+	}
+	return out
 }
 
 // bootstrap is how a new Cluster gets its data: an empty database

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
+	"slices"
 
 	batchv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/batch/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
@@ -46,6 +48,10 @@ type SynapseMainArgs struct {
 	// SigningKey is an existing server's signing key file (a secret), from
 	// config.LoadSigningKey; nil generates one.
 	SigningKey pulumi.StringInput
+	// MASSecret is the secret Synapse and MAS share (the MAS component's
+	// SynapseSecret); required with mas.enabled, written as the file
+	// matrix_authentication_service.secret_path names.
+	MASSecret pulumi.StringInput
 }
 
 // SynapseMain is the shared ConfigMap and Secret every Synapse process
@@ -117,6 +123,12 @@ func NewSynapseMain(ctx *pulumi.Context, name string, args *SynapseMainArgs, opt
 	}
 
 	secrets, err := generateSecrets(ctx, name, cfg, args.RedisPassword, args.SigningKey, parent)
+	if err == nil && cfg.MAS.Enabled {
+		if args.MASSecret == nil {
+			return nil, fmt.Errorf("components: SynapseMain %s: mas.enabled needs MASSecret", name)
+		}
+		secrets[synapseconfig.SecretMAS] = args.MASSecret
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -237,14 +249,15 @@ func generateSecrets(ctx *pulumi.Context, name string, cfg *config.Config, redis
 // unsecreted on purpose: a sha256 over 256-bit random values reveals
 // nothing, and a secret annotation would hide every pod template diff.
 func secretChecksum(secrets pulumi.StringMap) pulumi.StringOutput {
-	values := make([]any, 0, len(synapseconfig.SecretFiles))
-	for _, k := range synapseconfig.SecretFiles {
+	keys := slices.Sorted(maps.Keys(secrets))
+	values := make([]any, 0, len(keys))
+	for _, k := range keys {
 		values = append(values, secrets[k])
 	}
 	sum := pulumi.All(values...).ApplyT(func(vs []any) string {
 		data := make(map[string]string, len(vs))
 		for i, v := range vs {
-			data[synapseconfig.SecretFiles[i]] = v.(string)
+			data[keys[i]] = v.(string)
 		}
 		return SecretChecksumOf(data)
 	}).(pulumi.StringOutput)
@@ -252,10 +265,10 @@ func secretChecksum(secrets pulumi.StringMap) pulumi.StringOutput {
 }
 
 // SecretChecksumOf is the checksum of the Synapse Secret's data (keys in
-// SecretFiles order), which also names the Secret.
+// sorted order), which also names the Secret.
 func SecretChecksumOf(data map[string]string) string {
 	h := sha256.New()
-	for _, k := range synapseconfig.SecretFiles {
+	for _, k := range slices.Sorted(maps.Keys(data)) {
 		fmt.Fprintf(h, "%s\x00%s\x00", k, data[k])
 	}
 	return hex.EncodeToString(h.Sum(nil))

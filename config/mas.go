@@ -102,7 +102,7 @@ func parseMAS(el *errorList, raw map[string]string, c *Config) {
 	}
 	// Password sign-in defaults on unless upstream providers do it.
 	m.PasswordLogin = deref(o.bool("passwordLogin"), len(m.Upstream) == 0)
-	m.PublicBaseURL = siblingURL(c.PublicBaseURL, m.Host)
+	m.PublicBaseURL = SiblingURL(c.PublicBaseURL, m.Host)
 	c.MAS = m
 
 	a := el.topObject(raw, "admin", adminKeys, "")
@@ -203,9 +203,9 @@ func ProviderULID(name string) string {
 	return string(out)
 }
 
-// siblingURL is base's scheme and port with another host: MAS, Element
+// SiblingURL is base's scheme and port with another host: MAS, Element
 // Web and the admin console sit next to the homeserver's public URL.
-func siblingURL(base, host string) string {
+func SiblingURL(base, host string) string {
 	u, err := url.Parse(base)
 	if err != nil || u.Host == "" {
 		return "https://" + host + "/"

@@ -46,7 +46,7 @@ var rsaKeys sync.Map
 
 // RSAKey derives an RSA private key (PKCS#1 PEM) from a secret.
 func RSAKey(secret string) (string, error) {
-	if len(secret) < 32 {
+	if len(secret) < 16 {
 		return "", fmt.Errorf("masconfig: the RSA key's secret is too short")
 	}
 	id := sha256.Sum256([]byte(secret))
@@ -109,7 +109,7 @@ func prime(s *sha3.SHAKE, bits int) *big.Int {
 
 // ECKey derives a P-256 private key (PKCS#8 PEM) from a secret.
 func ECKey(secret string) (string, error) {
-	if len(secret) < 32 {
+	if len(secret) < 16 {
 		return "", fmt.Errorf("masconfig: the EC key's secret is too short")
 	}
 	s := stream("mas-p256", secret)

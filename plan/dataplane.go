@@ -51,17 +51,20 @@ func (p *Plan) HAProxy() Service {
 // Secrets of the data plane: names and keys, shared by the component that
 // writes a Secret and every pod that reads it.
 const (
-	PostgresSecretName   = "synapse-postgres-credentials" // kubernetes.io/basic-auth
-	PostgresSecretUser   = "username"
-	PostgresSecretPass   = "password"
-	RedisSecretName      = "synapse-redis-credentials"
-	RedisSecretPass      = "password"
-	MinIOSecretName      = "synapse-minio-credentials"
-	MinIOSecretUser      = "MINIO_ROOT_USER"
-	MinIOSecretPass      = "MINIO_ROOT_PASSWORD"
-	SynapseSecretName    = "synapse-secrets" // the files of synapseconfig.SecretFiles
-	SynapseConfigMapName = "synapse-config"
-	HAProxyConfigMapName = "synapse-haproxy-config"
+	PostgresSecretName = "synapse-postgres-credentials" // kubernetes.io/basic-auth
+	PostgresSecretUser = "username"
+	PostgresSecretPass = "password"
+	RedisSecretName    = "synapse-redis-credentials"
+	RedisSecretPass    = "password"
+	MinIOSecretName    = "synapse-minio-credentials"
+	MinIOSecretUser    = "MINIO_ROOT_USER"
+	MinIOSecretPass    = "MINIO_ROOT_PASSWORD"
+	SynapseSecretName  = "synapse-secrets" // the files of synapseconfig.SecretFiles
+	// MASDatabaseSecretName is MAS's Postgres role (basic-auth), which
+	// the CNPG Cluster's managed roles read its password from.
+	MASDatabaseSecretName = "synapse-postgres-mas"
+	SynapseConfigMapName  = "synapse-config"
+	HAProxyConfigMapName  = "synapse-haproxy-config"
 )
 
 // Backups and scoped object-store users. Each S3 client gets its own

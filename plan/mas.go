@@ -42,6 +42,7 @@ func masProcess(c *config.Config) Process {
 		Replicas:   c.MAS.Replicas,
 		Ports:      []Port{{PortNameMASWeb, PortMASWeb}, {PortNameMASInt, PortMASInternal}},
 		ServesHTTP: true,
+		ViaService: true,
 		Namespace:  c.Namespace,
 	}
 }
@@ -56,10 +57,15 @@ func (p *Plan) MAS() (Process, bool) {
 	return Process{}, false
 }
 
+// ServiceHost is the DNS name of a service's Service.
+func (s Process) ServiceHost() string {
+	return fmt.Sprintf("%s.%s.svc.cluster.local", s.Name, s.Namespace)
+}
+
 // ServiceURL is a service's in-cluster base URL through its Service's
 // http port (for MAS: Synapse's matrix_authentication_service.endpoint).
 func (s Process) ServiceURL() string {
-	return fmt.Sprintf("http://%s.%s.svc.cluster.local:%d/", s.Name, s.Namespace, s.Port(PortNameHTTP))
+	return fmt.Sprintf("http://%s:%d/", s.ServiceHost(), s.Port(PortNameHTTP))
 }
 
 // addMAS puts MAS in the plan and its compatibility routes first: nothing

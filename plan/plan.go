@@ -66,6 +66,10 @@ type Process struct {
 	FallbackToMain bool
 	// ServesHTTP: HAProxy routes requests to it.
 	ServesHTTP bool
+	// ViaService: HAProxy reaches it through its ClusterIP Service (one
+	// server; kube-proxy spreads), not pod by pod: a stateless service
+	// where no request needs a particular pod (MAS).
+	ViaService bool
 	Namespace  string
 }
 

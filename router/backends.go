@@ -172,6 +172,10 @@ func serverLines(backend string, proc plan.Process, ordinal int, hashed bool, op
 	if hashed {
 		weight = " weight " + strconv.Itoa(hashWeight)
 	}
+	if proc.ViaService {
+		addr, tail := serverTarget(backend, proc, 0, opts)
+		return []string{fmt.Sprintf("server %s %s%s", proc.Name, addr, tail)}
+	}
 	if opts.Servers == nil && proc.Kind != plan.StatefulSet {
 		return []string{fmt.Sprintf("server-template %s- %d %s%s%s",
 			proc.Name, proc.MaxReplicas(), proc.SRV(), weight, dnsTail)}
@@ -204,7 +208,11 @@ const absentAddr = "127.0.0.1:9"
 // address. Health checks always.
 func serverTarget(backend string, proc plan.Process, i int, opts Options) (addr, tail string) {
 	if opts.Servers == nil {
-		return proc.Host(i) + ":" + strconv.Itoa(proc.Port(plan.PortNameHTTP)), dnsTail
+		host := proc.Host(i)
+		if proc.ViaService {
+			host = proc.ServiceHost()
+		}
+		return host + ":" + strconv.Itoa(proc.Port(plan.PortNameHTTP)), dnsTail
 	}
 	if a := opts.Servers(backend, proc, i); a != "" {
 		return a, " check"

@@ -252,6 +252,9 @@ func TestServersComeFromThePlan(t *testing.T) {
 				servers, backups := serversOf(lines)
 				var want []string
 				switch {
+				case proc.ViaService:
+					// One server: the Service's cluster IP (MAS).
+					want = []string{fmt.Sprintf("server %s %s.%s.svc.cluster.local:%d ", proc.Name, proc.Name, proc.Namespace, port)}
 				case b.Ordinal >= 0:
 					want = []string{fmt.Sprintf("server %s %s:%d id %d ", proc.InstanceName(b.Ordinal), proc.Host(b.Ordinal), port, b.Ordinal+1)}
 				case proc.Kind == plan.StatefulSet:

@@ -32,6 +32,10 @@ func Deploy(ctx *pulumi.Context) error {
 	if err != nil {
 		return err
 	}
+	upstreamSecrets, err := config.LoadUpstreamSecrets(ctx, cfg)
+	if err != nil {
+		return err
+	}
 	p := plan.Build(cfg)
 
 	ns, err := components.NewNamespace(ctx, "namespace", &components.NamespaceArgs{
@@ -78,12 +82,31 @@ func Deploy(ctx *pulumi.Context) error {
 	endpoints["redis"] = endpoint(redis.Service)
 	secretNames = append(secretNames, pg.SecretName, redis.SecretName)
 
+	// MAS before main: Synapse asks MAS about every access token, and
+	// MAS's syn2mas guard must pass before Synapse's config names MAS.
+	mainDeps := append([]pulumi.Resource{}, dataReady...)
+	var mas *components.MAS
+	var masSecret pulumi.StringInput
+	if cfg.MAS.Enabled {
+		mas, err = components.NewMAS(ctx, plan.MASName, &components.MASArgs{
+			Namespace: ns.Name, Config: cfg, Plan: p,
+			DatabasePassword: pg.MASPassword, UpstreamSecrets: upstreamSecrets,
+		}, pulumi.DependsOn(pg.MASReady))
+		if err != nil {
+			return err
+		}
+		mainDeps = append(mainDeps, mas.Ready...)
+		masSecret = mas.SynapseSecret
+		m, _ := p.MAS()
+		endpoints[plan.MASName] = pulumi.String(fmt.Sprintf("%s.%s.svc.cluster.local:%d", m.Name, m.Namespace, m.Port(plan.PortNameHTTP)))
+	}
+
 	// Main migrates the schema: it starts once the data plane is ready,
 	// and everything else starts once it is.
 	main, err := components.NewSynapseMain(ctx, plan.MainName, &components.SynapseMainArgs{
 		Namespace: ns.Name, Config: cfg, Plan: p, RedisPassword: redis.Password,
-		SigningKey: optionalSecret(signingKey, haveKey),
-	}, pulumi.DependsOn(dataReady))
+		SigningKey: optionalSecret(signingKey, haveKey), MASSecret: masSecret,
+	}, pulumi.DependsOn(mainDeps))
 	if err != nil {
 		return err
 	}
@@ -136,6 +159,17 @@ func Deploy(ctx *pulumi.Context) error {
 		return err
 	}
 
+	// The first admin, once main (and MAS) run: MAS asks Synapse whether
+	// the name is free and provisions the account there.
+	if cfg.Admin.Username != "" {
+		if _, err := components.NewFirstAdmin(ctx, components.FirstAdminName, &components.FirstAdminArgs{
+			Namespace: ns.Name, Config: cfg, Plan: p, MAS: mas, SynapseSecretName: main.SecretName,
+		}, pulumi.DependsOn(main.Ready)); err != nil {
+			return err
+		}
+		ctx.Export("firstAdmin", signInOutput(cfg))
+	}
+
 	// Element Web is static files and a config.json: it needs nothing
 	// running (the browser reaches the homeserver through the Ingress), so
 	// it waits for nothing.
@@ -147,6 +181,20 @@ func Deploy(ctx *pulumi.Context) error {
 		}
 		endpoints[components.ElementWebName] = endpoint(plan.Service{
 			Name: components.ElementWebName, Namespace: cfg.Namespace, Port: components.ElementWebServicePort,
+		})
+	}
+
+	// Element Admin is a single-page app: the browser signs the admin in
+	// through MAS and calls MAS and Synapse itself, so it waits for nothing.
+	// Validation allows admin.enabled only with mas.enabled.
+	if cfg.Admin.Console {
+		if _, err := components.NewElementAdmin(ctx, components.ElementAdminName, &components.ElementAdminArgs{
+			Namespace: ns.Name, Config: cfg,
+		}); err != nil {
+			return err
+		}
+		endpoints[components.ElementAdminName] = endpoint(plan.Service{
+			Name: components.ElementAdminName, Namespace: cfg.Namespace, Port: components.ElementAdminServicePort,
 		})
 	}
 
@@ -171,6 +219,32 @@ func Deploy(ctx *pulumi.Context) error {
 	// Names only: read values with kubectl, never from stack outputs.
 	ctx.Export("secretNames", exportedSecrets)
 	return nil
+}
+
+// signInOutput says who the first admin is, how to read their password
+// (never the password itself) and where to sign in.
+func signInOutput(cfg *config.Config) pulumi.StringMap {
+	where := cfg.PublicBaseURL
+	if cfg.ElementWeb.Enabled {
+		where = siblingURL(cfg, cfg.ElementWeb.Host)
+	} else if cfg.MAS.Enabled {
+		where = cfg.MAS.PublicBaseURL + "account/"
+	}
+	out := pulumi.StringMap{
+		"username": pulumi.String(fmt.Sprintf("@%s:%s", cfg.Admin.Username, cfg.ServerName)),
+		"password": pulumi.String(fmt.Sprintf("kubectl -n %s get secret %s -o jsonpath='{.data.password}' | base64 -d",
+			cfg.Namespace, components.FirstAdminSecretName)),
+		"signInAt": pulumi.String(where),
+	}
+	if cfg.Admin.Console {
+		out["adminConsole"] = pulumi.String(siblingURL(cfg, cfg.Admin.Host))
+	}
+	return out
+}
+
+// siblingURL is a host of its own, with publicBaseUrl's scheme and port.
+func siblingURL(cfg *config.Config, host string) string {
+	return config.SiblingURL(cfg.PublicBaseURL, host)
 }
 
 // endpoint is a Service's in-cluster "host:port".

@@ -47,6 +47,8 @@ const (
 	SecretReplication  = "worker_replication_secret"
 	SecretSigningKey   = "signing.key"
 	SecretRedis        = "redis_password"
+	// SecretMAS is the secret shared with MAS (mas.enabled only).
+	SecretMAS = "mas_shared_secret"
 )
 
 // SecretFiles lists every key the Synapse Secret must hold.
@@ -208,6 +210,20 @@ func Shared(c *config.Config, p *plan.Plan, ext External) map[string]any {
 	if len(p.Pushers) > 0 {
 		hs["pusher_instances"] = p.Pushers
 	}
+	if mas, ok := p.MAS(); ok {
+		// MSC3861: MAS owns accounts, passwords and sessions; Synapse
+		// asks it about every access token. Synapse refuses password
+		// login and its own registration alongside it.
+		hs["matrix_authentication_service"] = map[string]any{
+			"enabled":     true,
+			"endpoint":    mas.ServiceURL(),
+			"secret_path": SecretsDir + "/" + SecretMAS,
+		}
+		hs["password_config"] = map[string]any{"enabled": false, "localdb_enabled": false}
+		// Sign in on a new device by scanning a QR code (MSC4108), as
+		// Element X offers with MAS; ess-helm turns it on with MAS.
+		hs["experimental_features"] = map[string]any{"msc4108_enabled": true}
+	}
 	if p.BackgroundWorker != "" {
 		hs["run_background_tasks_on"] = p.BackgroundWorker
 		hs["update_user_directory_from_worker"] = p.BackgroundWorker
@@ -356,11 +372,20 @@ const (
 )
 
 // WellKnown is the JSON of Matrix server discovery: where clients find the
-// homeserver, and (only with federation on) where other servers reach it
-// (delegation from the server name to the public host, port 443 for https).
+// homeserver and, with MAS, its issuer and account page (MSC2965, as
+// Synapse itself would answer and ess-helm serves); and (only with
+// federation on) where other servers reach it (delegation from the server
+// name to the public host, port 443 for https).
 func WellKnown(c *config.Config) map[string]string {
 	base := strings.TrimSuffix(c.PublicBaseURL, "/")
-	client, _ := json.Marshal(map[string]any{"m.homeserver": map[string]string{"base_url": base}})
+	clientDoc := map[string]any{"m.homeserver": map[string]string{"base_url": base}}
+	if c.MAS.Enabled {
+		clientDoc["org.matrix.msc2965.authentication"] = map[string]string{
+			"issuer":  c.MAS.PublicBaseURL,
+			"account": strings.TrimSuffix(c.MAS.PublicBaseURL, "/") + "/account/",
+		}
+	}
+	client, _ := json.Marshal(clientDoc)
 	out := map[string]string{WellKnownClient: string(client)}
 	if c.Federation.Enabled {
 		u, err := url.Parse(c.PublicBaseURL)

@@ -216,8 +216,9 @@ func TestWellKnown(t *testing.T) {
 		client   string
 		server   string // "" = not served
 	}{
-		{"prod", nil, `{"m.homeserver":{"base_url":"https://matrix.example.org"}}`, `{"m.server":"matrix.example.org:443"}`},
-		{"prod", map[string]string{"federation": `{"enabled":false}`}, `{"m.homeserver":{"base_url":"https://matrix.example.org"}}`, ""},
+		// With MAS (prod): its issuer and account page (MSC2965).
+		{"prod", nil, `{"m.homeserver":{"base_url":"https://matrix.example.org"},"org.matrix.msc2965.authentication":{"account":"https://auth.example.org/account/","issuer":"https://auth.example.org/"}}`, `{"m.server":"matrix.example.org:443"}`},
+		{"prod", map[string]string{"federation": `{"enabled":false}`, "mas": `{"enabled":false}`}, `{"m.homeserver":{"base_url":"https://matrix.example.org"}}`, ""},
 		{"dev", nil, `{"m.homeserver":{"base_url":"http://matrix.localhost:8008"}}`, ""},
 	} {
 		c, _, _ := load(t, tc.stack, tc.override)

@@ -236,6 +236,11 @@ const (
 	roleBackends     = "haproxy.cfg servers"
 	roleHAProxy      = "HAProxy"
 	roleElementWeb   = "Element Web"
+	roleElementAdmin = "Element Admin"
+	roleMAS          = "MAS"
+	roleMASGuard     = "syn2mas guard Job"
+	roleFirstAdmin   = "first admin Job"
+	roleMain         = "Synapse main"
 	roleRedis        = "Redis"
 	rolePostgres     = "Postgres instances (CNPG)"
 	roleMinIO        = "MinIO"
@@ -274,7 +279,9 @@ func podOf(w workload) netPod {
 
 // serverHost matches a pod's stable name in haproxy.cfg and instance_map:
 // <pod>.<headless service>.<namespace>.svc.cluster.local[:port].
-var serverHost = regexp.MustCompile(`\b([a-z0-9-]+)\.([a-z0-9-]+)\.([a-z0-9-]+)\.svc\.cluster\.local(?::(\d+))?`)
+// serverHost is a pod's stable name (<pod>.<service>.<ns>) or a Service's
+// (<service>.<ns>); group 2 is the Service either way.
+var serverHost = regexp.MustCompile(`\b(?:([a-z0-9-]+)\.)?([a-z0-9-]+)\.([a-z0-9-]+)\.svc\.cluster\.local(?::(\d+))?`)
 
 func buildNetWorld(t *testing.T, s *mockstack.Stack, p *plan.Plan, cfg *config.Config) *netWorld {
 	t.Helper()
@@ -339,6 +346,12 @@ func buildNetWorld(t *testing.T, s *mockstack.Stack, p *plan.Plan, cfg *config.C
 		hp, ok := pod.port(plan.PortNameHTTP)
 		require.True(t, ok, "haproxy.cfg server %s: %s has no %q port", m[0], pod.Name, plan.PortNameHTTP)
 		require.Equal(t, strconv.Itoa(hp.Port), m[4], "haproxy.cfg server %s: port", m[0])
+		if m[2] == plan.MASName {
+			// MAS is a public service of its own (its host on the
+			// Ingress), not a Synapse backend only HAProxy may reach.
+			add(roleMAS, pod)
+			continue
+		}
 		if !containsPod(w.roles[roleBackends], pod) {
 			add(roleBackends, pod)
 		}
@@ -346,8 +359,12 @@ func buildNetWorld(t *testing.T, s *mockstack.Stack, p *plan.Plan, cfg *config.C
 	require.NotEmpty(t, w.roles[roleBackends], "haproxy.cfg names no servers")
 
 	add(roleHAProxy, serviceTarget(p.HAProxy().Name))
+	add(roleMain, byName[p.Main().Name])
 	if cfg.ElementWeb.Enabled {
 		add(roleElementWeb, serviceTarget(components.ElementWebName))
+	}
+	if cfg.Admin.Console {
+		add(roleElementAdmin, serviceTarget(components.ElementAdminName))
 	}
 	add(roleRedis, serviceTarget(p.Redis().Name))
 	if cfg.MinIO.Enabled {
@@ -361,6 +378,10 @@ func buildNetWorld(t *testing.T, s *mockstack.Stack, p *plan.Plan, cfg *config.C
 			add(roleConfigCheck, byName[wl.Name])
 		case components.StateCompressorName:
 			add(roleCompressor, byName[wl.Name])
+		case components.MASGuardName:
+			add(roleMASGuard, byName[wl.Name])
+		case components.FirstAdminName:
+			add(roleFirstAdmin, byName[wl.Name])
 		}
 	}
 	require.Len(t, w.roles[roleConfigCheck], 1, "the config-check Job")
@@ -439,6 +460,24 @@ var neededFlows = []netFlow{
 	{from: roleIngress, to: roleElementWeb, port: components.ElementWebPortName, when: "element-web"},
 	{from: roleIntruder, to: roleElementWeb, port: components.ElementWebPortName, when: "element-web"},
 	{from: roleOutsider, to: roleElementWeb, port: components.ElementWebPortName, when: "element-web"},
+	// Element Admin's single-page app, the same way.
+	{from: roleIngress, to: roleElementAdmin, port: components.ElementAdminPortName, when: "element-admin"},
+	{from: roleIntruder, to: roleElementAdmin, port: components.ElementAdminPortName, when: "element-admin"},
+	{from: roleOutsider, to: roleElementAdmin, port: components.ElementAdminPortName, when: "element-admin"},
+	// MAS: public like HAProxy's client port (its pages, OAuth and the
+	// compatibility layer), called by HAProxy and by every Synapse process
+	// (token introspection); it calls Postgres (its database) and main
+	// (provisioning). The guard reads Synapse's database; the first admin
+	// Job runs mas-cli (MAS's database, main).
+	{from: roleIngress, to: roleMAS, port: plan.PortNameMASWeb, when: "mas"},
+	{from: roleOutsider, to: roleMAS, port: plan.PortNameMASWeb, when: "mas"},
+	{from: roleHAProxy, to: roleMAS, port: plan.PortNameMASWeb, when: "mas"},
+	{from: roleSynapse, to: roleMAS, port: plan.PortNameMASWeb, when: "mas"},
+	{from: roleMAS, to: rolePostgres, port: cnpgPortPostgres, when: "mas"},
+	{from: roleMAS, to: roleMain, port: plan.PortNameHTTP, when: "mas"},
+	{from: roleMASGuard, to: rolePostgres, port: cnpgPortPostgres, when: "mas-guard"},
+	{from: roleFirstAdmin, to: rolePostgres, port: cnpgPortPostgres, when: "mas+first-admin"},
+	{from: roleFirstAdmin, to: roleMain, port: plan.PortNameHTTP, when: "first-admin"},
 	// S3: media workers, the bucket Job and distributed MinIO itself.
 	{from: roleMedia, to: roleMinIO, port: "s3", when: "minio"},
 	{from: roleBucketJob, to: roleMinIO, port: "s3", when: "minio"},
@@ -498,6 +537,23 @@ var deniedFlows = []netFlow{
 	{from: roleElementWeb, to: roleSynapse, port: plan.PortNameHTTP, when: "element-web"},
 	{from: roleElementWeb, to: roleHAProxy, port: router.PortNameStats, when: "element-web"},
 	{from: roleElementWeb, to: roleMinIO, port: "s3", when: "element-web+minio"},
+	// MAS holds no key to Redis, replication, S3 or the workers, and its
+	// health and metrics listener is not public.
+	{from: roleMAS, to: roleRedis, port: "redis", when: "mas"},
+	{from: roleMAS, to: roleReplication, port: plan.PortNameReplication, when: "mas"},
+	{from: roleMAS, to: roleMinIO, port: "s3", when: "mas+minio"},
+	{from: roleIntruder, to: roleMAS, port: plan.PortNameMASInt, when: "mas"},
+	{from: roleMASGuard, to: roleSynapse, port: plan.PortNameHTTP, when: "mas-guard"},
+	{from: roleFirstAdmin, to: roleRedis, port: "redis", when: "first-admin"},
+	{from: roleIntruder, to: roleMain, port: plan.PortNameHTTP},
+	// Nor Element Admin's: the administrator's browser calls MAS and
+	// Synapse.
+	{from: roleElementAdmin, to: rolePostgres, port: cnpgPortPostgres, when: "element-admin"},
+	{from: roleElementAdmin, to: roleRedis, port: "redis", when: "element-admin"},
+	{from: roleElementAdmin, to: roleReplication, port: plan.PortNameReplication, when: "element-admin"},
+	{from: roleElementAdmin, to: roleSynapse, port: plan.PortNameHTTP, when: "element-admin"},
+	{from: roleElementAdmin, to: roleHAProxy, port: router.PortNameStats, when: "element-admin"},
+	{from: roleElementAdmin, to: roleMinIO, port: "s3", when: "element-admin+minio"},
 }
 
 // monitorFlows: Prometheus reaches every ServiceMonitor's endpoint port on
@@ -564,13 +620,16 @@ func (w *netWorld) check(t *testing.T, f netFlow, src, dst []netPod) {
 
 // TestNetworkPolicyFlows: the rendered NetworkPolicies allow every flow the
 // stack needs and deny the ones it does not; a pod that is no part of the
-// stack reaches nothing but HAProxy's client port (and Element Web's).
+// stack reaches nothing but HAProxy's client port (and Element Web's and
+// Element Admin's).
 func TestNetworkPolicyFlows(t *testing.T) {
 	t.Parallel()
 	// prod archives to its MinIO; the extra case has MinIO without backups.
 	cases := append(append([]stackCase{}, stackCases...),
 		stackCase{name: "prod-without-backups", file: "prod", overrides: map[string]string{"postgres": `{"instances":3}`}},
-		stackCase{name: "dev-element-web", file: "dev", overrides: map[string]string{"elementWeb": `{"enabled":true}`}})
+		stackCase{name: "dev-element-web", file: "dev", overrides: map[string]string{"elementWeb": `{"enabled":true}`}},
+		stackCase{name: "dev-element-admin", file: "dev", overrides: map[string]string{"admin": `{"enabled":true}`}},
+		stackCase{name: "prod-element-admin", file: "prod", overrides: map[string]string{"admin": `{"enabled":true}`}})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -583,11 +642,25 @@ func TestNetworkPolicyFlows(t *testing.T) {
 				"compressor": compressor, "compressor+minio": compressor && cfg.MinIO.Enabled,
 				"backup-on-minio":       cfg.Postgres.Backup.OnMinIO(),
 				"minio-without-backups": cfg.MinIO.Enabled && !cfg.Postgres.Backup.OnMinIO(),
-				"element-web":           cfg.ElementWeb.Enabled, "element-web+minio": cfg.ElementWeb.Enabled && cfg.MinIO.Enabled}
+				"element-web":           cfg.ElementWeb.Enabled, "element-web+minio": cfg.ElementWeb.Enabled && cfg.MinIO.Enabled,
+				"element-admin": cfg.Admin.Console, "element-admin+minio": cfg.Admin.Console && cfg.MinIO.Enabled,
+				"mas": cfg.MAS.Enabled, "mas+minio": cfg.MAS.Enabled && cfg.MinIO.Enabled,
+				"mas-guard":   cfg.MAS.Enabled && !cfg.MAS.ExistingUsersMigrated,
+				"first-admin": cfg.Admin.Username != "", "mas+first-admin": cfg.MAS.Enabled && cfg.Admin.Username != ""}
+			if cfg.MAS.Enabled {
+				require.Len(t, w.roles[roleMAS], 1, "MAS, as haproxy.cfg names it")
+			} else {
+				require.Empty(t, w.roles[roleMAS], "mas.enabled is false")
+			}
 			if cfg.ElementWeb.Enabled {
 				require.Len(t, w.roles[roleElementWeb], 1, "Element Web")
 			} else {
 				require.Empty(t, w.roles[roleElementWeb], "elementWeb.enabled is false")
+			}
+			if cfg.Admin.Console {
+				require.Len(t, w.roles[roleElementAdmin], 1, "Element Admin")
+			} else {
+				require.Empty(t, w.roles[roleElementAdmin], "admin.enabled is false")
 			}
 			if compressor {
 				require.Len(t, w.roles[roleCompressor], 1, "the state compressor CronJob")
@@ -616,12 +689,18 @@ func TestNetworkPolicyFlows(t *testing.T) {
 
 			// Anything else: a pod that is no part of the stack, in the
 			// namespace or outside it, reaches no port of any pod of the
-			// stack (declared or not) but HAProxy's client port and Element
-			// Web's.
+			// stack (declared or not) but HAProxy's client port, Element
+			// Web's, Element Admin's and MAS's web port.
 			haproxy := w.roles[roleHAProxy][0]
 			public := map[string]string{haproxy.Name: router.PortNameHTTP}
 			for _, e := range w.roles[roleElementWeb] {
 				public[e.Name] = components.ElementWebPortName
+			}
+			for _, e := range w.roles[roleElementAdmin] {
+				public[e.Name] = components.ElementAdminPortName
+			}
+			for _, e := range w.roles[roleMAS] {
+				public[e.Name] = plan.PortNameMASWeb
 			}
 			for _, src := range append(w.roles[roleIntruder], w.roles[roleOutsider]...) {
 				for _, dst := range w.all {

@@ -163,8 +163,9 @@ func TestStartupOrder(t *testing.T) {
 				// Each Ingress waits for the pods behind it: Synapse's for
 				// HAProxy, Element Web's (static files) for Element Web only.
 				backend := haproxy
-				if metaName(ing) == components.ElementWebName {
-					backend = byMetaName(t, s, tDeployment, components.ElementWebName)
+				switch metaName(ing) {
+				case components.ElementWebName, components.ElementAdminName, plan.MASName:
+					backend = byMetaName(t, s, tDeployment, metaName(ing))
 				}
 				assert.True(t, s.DependsOnTransitively(ing.URN, backend.URN), "Ingress %s must wait for %s", metaName(ing), metaName(backend))
 			}
@@ -326,7 +327,11 @@ func TestNoSecretLeaks(t *testing.T) {
 			secrets := secretStrings(s)
 			require.NotEmpty(t, secrets)
 			synapseSecret := byBaseName(t, s, tSecret, plan.SynapseSecretName)
-			assert.Equal(t, sortedKeys(digMap(synapseSecret.Inputs, "stringData")), sortedStrings(synapseSecretFiles()))
+			files := synapseSecretFiles()
+			if cfg, err := config.Parse(rawConfig(t, tc)); err == nil && cfg.MAS.Enabled {
+				files = append(files, synapseconfig.SecretMAS) // the secret shared with MAS
+			}
+			assert.Equal(t, sortedKeys(digMap(synapseSecret.Inputs, "stringData")), sortedStrings(files))
 
 			for _, r := range s.Resources {
 				if r.Type == tSecret || !r.Custom {
@@ -903,10 +908,10 @@ func contentNameOf(t *testing.T, tc stackCase, typ, base string, data map[string
 	t.Helper()
 	var sum string
 	switch {
-	case typ == tConfigMap && (base == plan.SynapseConfigMapName || base == plan.MinIOName+"-bucket"):
-		// The Synapse config, and MinIO's setup script and policies.
+	case typ == tConfigMap && (base == plan.SynapseConfigMapName || base == plan.MinIOName+"-bucket" || base == components.MASConfigMapName):
+		// The Synapse config, MinIO's setup script and policies, MAS's config.
 		sum = synapseconfig.ChecksumAll(data)
-	case typ == tSecret && base == plan.SynapseSecretName:
+	case typ == tSecret && (base == plan.SynapseSecretName || base == components.MASSecretName):
 		sum = components.SecretChecksumOf(data)
 	case typ == tConfigMap && base == components.ElementWebConfigMapName:
 		sum = components.ElementWebChecksum(data)

@@ -42,6 +42,7 @@ CACHE="$CACHE_ROOT/$K8S_VERSION"
 CRD_SOURCES=(
 	"github.com/cloudnative-pg/cloudnative-pg@v1.27.1|config/crd/bases/postgresql.cnpg.io_clusters.yaml"
 	"github.com/cloudnative-pg/cloudnative-pg@v1.27.1|config/crd/bases/postgresql.cnpg.io_scheduledbackups.yaml"
+	"github.com/cloudnative-pg/cloudnative-pg@v1.27.1|config/crd/bases/postgresql.cnpg.io_databases.yaml"
 	"github.com/cloudnative-pg/plugin-barman-cloud@v0.15.0|config/crd/bases/barmancloud.cnpg.io_objectstores.yaml"
 	"github.com/prometheus-operator/prometheus-operator@v0.85.0|example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml"
 	"github.com/prometheus-operator/prometheus-operator@v0.85.0|example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml"
@@ -50,6 +51,7 @@ CRD_SOURCES=(
 CRD_NAMES=(
 	clusters.postgresql.cnpg.io
 	scheduledbackups.postgresql.cnpg.io
+	databases.postgresql.cnpg.io
 	objectstores.barmancloud.cnpg.io
 	servicemonitors.monitoring.coreos.com
 	prometheusrules.monitoring.coreos.com

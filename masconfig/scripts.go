@@ -1,0 +1,70 @@
+package masconfig
+
+import "strings"
+
+// syn2masCount counts the accounts Synapse itself manages: a password, an
+// access token or an SSO link in Synapse's tables, which is what syn2mas
+// migrates (accounts MAS provisioned have none of them in Synapse).
+const syn2masCount = `SELECT count(*) FROM users u WHERE u.appservice_id IS NULL AND u.deactivated = 0 AND (` +
+	`u.password_hash IS NOT NULL` +
+	` OR EXISTS (SELECT 1 FROM access_tokens t WHERE t.user_id = u.name)` +
+	` OR EXISTS (SELECT 1 FROM user_external_ids e WHERE e.user_id = u.name))`
+
+// GuardScript refuses (exit 1) to put MAS in front of a Synapse that
+// already has accounts of its own: they need syn2mas first (MAS docs,
+// setup/migration.md), or people lose their passwords and sessions. A new
+// server (no schema yet) or one without such accounts passes. It reads
+// the libpq environment (PGHOST, PGUSER, PGPASSWORD, …).
+var GuardScript = strings.Join([]string{
+	`set -eu`,
+	`q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"; }`,
+	`if [ "$(q "SELECT to_regclass('public.users') IS NOT NULL")" != "t" ]; then`,
+	`  echo "syn2mas guard: Synapse has no schema yet (a new server): MAS owns accounts from the start"`,
+	`  exit 0`,
+	`fi`,
+	`n=$(q "` + syn2masCount + `")`,
+	`if [ "$n" = "0" ]; then`,
+	`  echo "syn2mas guard: no account with a Synapse password, token or SSO link: MAS may take over"`,
+	`  exit 0`,
+	`fi`,
+	`echo "syn2mas guard: this Synapse has $n account(s) with a Synapse password, access token or SSO link." >&2`,
+	`echo "Turning MAS on would lock them out. Migrate them with syn2mas (README, \"Moving an existing server to MAS\")," >&2`,
+	`echo "then set synapse:mas.existingUsersMigrated=true; or set synapse:mas.enabled=false." >&2`,
+	`exit 1`,
+	``,
+}, "\n")
+
+// FirstAdminMASScript creates the first admin in MAS once: an account
+// that exists (created by an earlier run, or a person) is left as it is,
+// password included. It runs in MAS's debug image (the release image has
+// no shell) with MAS's config; ADMIN_USERNAME and ADMIN_PASSWORD come from
+// the environment (the password from a Secret).
+var FirstAdminMASScript = strings.Join([]string{
+	`set -u`,
+	`if out=$(mas-cli manage register-user --config ` + ConfigDir + "/" + ConfigFile + ` --yes --admin --ignore-password-complexity \`,
+	`  --password "$ADMIN_PASSWORD" "$ADMIN_USERNAME" 2>&1); then`,
+	`  printf '%s\n' "$out"`,
+	`  echo "first admin: created $ADMIN_USERNAME"`,
+	`  exit 0`,
+	`fi`,
+	`printf '%s\n' "$out"`,
+	`case "$out" in`,
+	`*"already exists"* | *"not available"*)`,
+	`  echo "first admin: $ADMIN_USERNAME exists: left as it is"`,
+	`  exit 0`,
+	`  ;;`,
+	`esac`,
+	`exit 1`,
+	``,
+}, "\n")
+
+// FirstAdminSynapseScript creates the first admin through Synapse's
+// shared-secret registration (no MAS): --exists-ok leaves an existing
+// account as it is. SYNAPSE_URL is main's in-cluster URL;
+// REGISTRATION_SHARED_SECRET and ADMIN_PASSWORD come from Secrets.
+var FirstAdminSynapseScript = strings.Join([]string{
+	`set -eu`,
+	`register_new_matrix_user --exists-ok --admin -u "$ADMIN_USERNAME" -p "$ADMIN_PASSWORD" \`,
+	`  -k "$REGISTRATION_SHARED_SECRET" "$SYNAPSE_URL"`,
+	``,
+}, "\n")

@@ -1,0 +1,89 @@
+package masconfig
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"synapse/internal/realtools"
+)
+
+// TestGuardScript runs the guard with a fake psql that answers as a
+// database would, and checks who passes: a new server, a server without
+// Synapse-managed accounts; and who is refused: one with such accounts.
+func TestGuardScript(t *testing.T) {
+	for _, tc := range []struct {
+		name, hasSchema, count string
+		ok                     bool
+	}{
+		{"new server", "f", "", true},
+		{"no Synapse accounts", "t", "0", true},
+		{"three Synapse accounts", "t", "3", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			fake := "#!/bin/sh\ncase \"$*\" in\n*to_regclass*) echo " + tc.hasSchema + " ;;\n*count*) echo " + tc.count + " ;;\n*) exit 3 ;;\nesac\n"
+			if err := os.WriteFile(filepath.Join(dir, "psql"), []byte(fake), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command("sh", "-c", GuardScript)
+			cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"))
+			out, err := cmd.CombinedOutput()
+			if (err == nil) != tc.ok {
+				t.Errorf("exit %v, want ok=%v\n%s", err, tc.ok, out)
+			}
+			if !tc.ok && !strings.Contains(string(out), "syn2mas") {
+				t.Errorf("refusal does not say what to do:\n%s", out)
+			}
+		})
+	}
+	if !strings.Contains(syn2masCount, "password_hash IS NOT NULL") || !strings.Contains(syn2masCount, "access_tokens") {
+		t.Error("the count misses passwords or tokens")
+	}
+}
+
+// TestFirstAdminScripts: the MAS script treats "already exists" as done
+// and any other failure as a failure, with a fake mas-cli.
+func TestFirstAdminScripts(t *testing.T) {
+	for _, tc := range []struct {
+		name, say string
+		code      int
+		ok        bool
+	}{
+		{"created", "User created", 0, true},
+		{"exists", "Error: User already exists", 1, true},
+		{"synapse down", "Error: connection refused", 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			fake := "#!/bin/sh\necho '" + tc.say + "'\nexit " + string(rune('0'+tc.code)) + "\n"
+			if err := os.WriteFile(filepath.Join(dir, "mas-cli"), []byte(fake), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command("sh", "-c", FirstAdminMASScript)
+			cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"), "ADMIN_USERNAME=admin", "ADMIN_PASSWORD=pw")
+			out, err := cmd.CombinedOutput()
+			if (err == nil) != tc.ok {
+				t.Errorf("exit %v, want ok=%v\n%s", err, tc.ok, out)
+			}
+			if strings.Contains(string(out), "pw\n") {
+				t.Errorf("the password is echoed:\n%s", out)
+			}
+		})
+	}
+}
+
+func TestScriptsPassShellcheck(t *testing.T) {
+	bin := realtools.LookPath(t, "shellcheck", "apt-get install shellcheck")
+	for name, s := range map[string]string{"guard": GuardScript, "mas": FirstAdminMASScript, "synapse": FirstAdminSynapseScript} {
+		f := filepath.Join(t.TempDir(), name+".sh")
+		if err := os.WriteFile(f, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(bin, "-s", "sh", f).CombinedOutput(); err != nil {
+			t.Errorf("%s: shellcheck: %v\n%s\n%s", name, err, out, s)
+		}
+	}
+}
