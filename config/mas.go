@@ -26,9 +26,6 @@ type MAS struct {
 	// PasswordLogin: local accounts sign in with a password (MAS
 	// passwords.enabled). Off when only upstream providers sign people in.
 	PasswordLogin bool
-	// Registration: anyone may create an account with a password (MAS
-	// account.password_registration_enabled). Off: the admin creates them.
-	Registration bool
 	// ExistingUsersMigrated acknowledges that this Synapse's existing
 	// users were migrated with syn2mas: the guard Job that refuses to put
 	// MAS in front of a Synapse with password users then stands aside.
@@ -65,7 +62,7 @@ type Admin struct {
 const MASUpstreamSecretsKey = "masUpstreamClientSecrets"
 
 var (
-	masKeys      = []string{"enabled", "host", "image", "replicas", "tlsSecretName", "passwordLogin", "registration", "existingUsersMigrated", "upstreamProviders"}
+	masKeys      = []string{"enabled", "host", "image", "replicas", "tlsSecretName", "passwordLogin", "existingUsersMigrated", "upstreamProviders"}
 	upstreamKeys = []string{"name", "id", "issuer", "clientId", "humanName", "scope"}
 	adminKeys    = []string{"username", "enabled", "host", "image", "tlsSecretName"}
 )
@@ -94,7 +91,6 @@ func parseMAS(el *errorList, raw map[string]string, c *Config) {
 		Image:                 deref(o.str("image", "an image reference"), DefaultMASImage),
 		Replicas:              deref(o.int("replicas", 1, 16, "must be a whole number from 1 to 16").value(), replicas),
 		TLSSecretName:         deref(o.str("tlsSecretName", "a Secret name"), ""),
-		Registration:          deref(o.bool("registration"), false),
 		ExistingUsersMigrated: deref(o.bool("existingUsersMigrated"), false),
 	}
 	if v, ok := o.field("upstreamProviders"); ok {
@@ -239,9 +235,6 @@ func validateMAS(el *errorList, c *Config, f facts) {
 	}
 	if m.Enabled && !m.PasswordLogin && len(m.Upstream) == 0 {
 		el.add("mas.passwordLogin", "false", "with no mas.upstreamProviders nobody could sign in: keep password sign-in, or add an upstream provider")
-	}
-	if m.Enabled && m.Registration && !m.PasswordLogin {
-		el.add("mas.registration", "true", "registration creates password accounts: it needs mas.passwordLogin=true")
 	}
 	if !m.Enabled && (len(m.Upstream) > 0) {
 		el.add("mas.upstreamProviders", fmt.Sprintf("%d provider(s)", len(m.Upstream)), "upstream providers sign people in through MAS: set mas.enabled=true, or remove them")
