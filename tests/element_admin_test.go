@@ -19,13 +19,15 @@ import (
 )
 
 // elementAdminCases: the console off by default (stackCases), off when
-// admin.enabled is false whatever else is set, on with MAS (on by
-// default) on a laptop (one pod, no Ingress) and in prod (two pods and a
-// PDB, an Ingress with or without TLS on its own host).
+// admin.enabled is false whatever else is set, on with MAS on a laptop
+// (one pod, no Ingress) and in prod (two pods and a PDB, an Ingress with
+// or without TLS on its own host).
 var elementAdminCases = append(append([]stackCase{}, stackCases...),
 	stackCase{name: "prod-admin-off", file: "prod", overrides: map[string]string{
 		"admin": `{"enabled":false,"host":"console.example.org","tlsSecretName":"console-tls"}`}},
-	stackCase{name: "dev-admin", file: "dev", overrides: map[string]string{"admin": `{"enabled":true}`}},
+	// dev runs without MAS: the console needs it on.
+	stackCase{name: "dev-admin", file: "dev", overrides: map[string]string{
+		"mas": `{"enabled":true}`, "admin": `{"enabled":true}`}},
 	stackCase{name: "prod-admin", file: "prod", overrides: map[string]string{
 		"admin": `{"enabled":true,"tlsSecretName":"admin-example-org-tls"}`}},
 	stackCase{name: "prod-admin-own-host-no-tls", file: "prod", overrides: map[string]string{

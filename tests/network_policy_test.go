@@ -628,7 +628,7 @@ func TestNetworkPolicyFlows(t *testing.T) {
 	cases := append(append([]stackCase{}, stackCases...),
 		stackCase{name: "prod-without-backups", file: "prod", overrides: map[string]string{"postgres": `{"instances":3}`}},
 		stackCase{name: "dev-element-web", file: "dev", overrides: map[string]string{"elementWeb": `{"enabled":true}`}},
-		stackCase{name: "dev-element-admin", file: "dev", overrides: map[string]string{"admin": `{"enabled":true}`}},
+		stackCase{name: "dev-element-admin", file: "dev", overrides: map[string]string{"mas": `{"enabled":true}`, "admin": `{"enabled":true}`}},
 		stackCase{name: "prod-element-admin", file: "prod", overrides: map[string]string{"admin": `{"enabled":true}`}})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
