@@ -234,10 +234,16 @@ func TestRoutesAgreeWithSynapse(t *testing.T) {
 
 func TestMaxConnections(t *testing.T) {
 	all := stacks(t)
-	// dev: main, persister, 4 writers, media, synchrotron, generic: 9 × 10,
-	// MAS's one replica × its pool of 10, + 50.
-	if got := Build(all["dev"]).MaxConnections(); got != 9*10+10+50 {
-		t.Errorf("dev max_connections = %d, want %d", got, 9*10+10+50)
+	// dev: main, persister, 4 writers, media, synchrotron, generic: 9 × 10
+	// + 50 (dev runs without MAS).
+	if got := Build(all["dev"]).MaxConnections(); got != 9*10+50 {
+		t.Errorf("dev max_connections = %d, want %d", got, 9*10+50)
+	}
+	// With MAS, its replicas × its pool of 10 on top.
+	c := *all["dev"]
+	c.MAS.Enabled, c.MAS.Replicas = true, 3
+	if got := Build(&c).MaxConnections(); got != 9*10+3*10+50 {
+		t.Errorf("dev with 3 MAS replicas: max_connections = %d, want %d", got, 9*10+3*10+50)
 	}
 	// prod (large): main 1, persisters 6, writers 1+1+1+1+1+2+2, media 8 (HPA max),
 	// synchrotrons 16, generic 16, federation senders 4, pushers 2, background 1.
