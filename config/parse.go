@@ -39,7 +39,7 @@ var Keys = []string{
 	"serverName", "publicBaseUrl", "namespace", "image", "mediaImage", "tier", "pools",
 	"federation", "streamWriters", "databasePool", "postgres", "redis", "minio",
 	"mediaStorage", "haproxy", "ingress", "monitoring", "dataProtection",
-	"mediaRetention", "maintenance", "elementWeb",
+	"mediaRetention", "maintenance", "elementWeb", "rtc",
 }
 
 // The keys each object of the stack config may hold.
@@ -188,6 +188,9 @@ func parse(raw map[string]string, secret map[string]bool) (*Config, error) {
 		TLSSecretName: deref(ew.str("tlsSecretName", "a Secret name"), ""),
 	}
 
+	rtc, rtcF := parseRTC(&el, el.topObject(raw, "rtc", rtcKeys, ""), c.ServerName)
+	c.RTC = rtc
+
 	mon := el.topObject(raw, "monitoring", monitoringKeys, "")
 	c.Monitoring = Monitoring{
 		Enabled:   deref(mon.bool("enabled"), false),
@@ -201,6 +204,7 @@ func parse(raw map[string]string, secret map[string]bool) (*Config, error) {
 		elementHost:   ewHost != nil,
 		countKeys:     countKeys,
 	})
+	checkRTC(&el, c, rtcF)
 	if len(el.errs) > 0 {
 		return nil, el.errs
 	}

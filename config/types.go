@@ -52,6 +52,7 @@ type Config struct {
 	HAProxy      HAProxy
 	Ingress      Ingress
 	ElementWeb   ElementWeb
+	RTC          RTC // Matrix RTC calls (config/rtc.go)
 	Monitoring   Monitoring
 
 	// MediaCache bounds each media worker's local store (S3 only);
