@@ -213,6 +213,7 @@ func Shared(c *config.Config, p *plan.Plan, ext External) map[string]any {
 		hs["update_user_directory_from_worker"] = p.BackgroundWorker
 		hs["notify_appservices_from_worker"] = p.BackgroundWorker
 	}
+	addRTC(hs, c)
 	return hs
 }
 
@@ -356,13 +357,17 @@ const (
 )
 
 // WellKnown is the JSON of Matrix server discovery: where clients find the
-// homeserver, and (only with federation on) where other servers reach it
-// (delegation from the server name to the public host, port 443 for https).
+// homeserver (and, with RTC, its call backend), and (only with federation
+// or RTC on) where other servers reach it (delegation from the server name
+// to the public host, port 443 for https): the MatrixRTC authorization
+// service finds the server's openid/userinfo endpoint that way.
 func WellKnown(c *config.Config) map[string]string {
 	base := strings.TrimSuffix(c.PublicBaseURL, "/")
-	client, _ := json.Marshal(map[string]any{"m.homeserver": map[string]string{"base_url": base}})
+	clientDoc := map[string]any{"m.homeserver": map[string]string{"base_url": base}}
+	addRTCWellKnown(clientDoc, c)
+	client, _ := json.Marshal(clientDoc)
 	out := map[string]string{WellKnownClient: string(client)}
-	if c.Federation.Enabled {
+	if c.Federation.Enabled || c.RTC.Enabled {
 		u, err := url.Parse(c.PublicBaseURL)
 		if err == nil {
 			port := u.Port()
