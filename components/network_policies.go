@@ -65,6 +65,7 @@ type policy struct {
 //   - HAProxy → the HTTP port of every process that serves HTTP;
 //   - anyone → HAProxy's client port (see below);
 //   - anyone → Element Web's http port (with elementWeb.enabled);
+//   - with rtc.enabled, the Matrix RTC flows of rtcPolicies;
 //   - the monitoring namespace → metrics ports (with monitoring on);
 //   - the CNPG operator namespace → Postgres; Postgres instances ↔ each other;
 //   - the state compressor CronJob's pods → Postgres (when enabled).
@@ -219,6 +220,8 @@ func networkPolicies(c *config.Config, p *plan.Plan) ([]policy, error) {
 			rule(nil, named(ElementWebPortName)),
 		}})
 	}
+
+	out = append(out, rtcPolicies(c, p)...)
 
 	if monitoring != nil {
 		out = append(out, policy{name: "synapse-metrics", pods: synapse, rules: networkingv1.NetworkPolicyIngressRuleArray{
