@@ -249,6 +249,9 @@ const (
 	roleOutsider     = "a pod of another namespace"
 	roleDNS          = "kube-dns"
 	roleEveryPod     = "every pod of the stack"
+	roleLiveKit      = "LiveKit"
+	roleRTCAuth      = "MatrixRTC authorization service"
+	roleLiveKitRedis = "LiveKit's Redis"
 	ingressNamespace = "ingress-nginx"
 )
 
@@ -350,6 +353,13 @@ func buildNetWorld(t *testing.T, s *mockstack.Stack, p *plan.Plan, cfg *config.C
 		add(roleElementWeb, serviceTarget(components.ElementWebName))
 	}
 	add(roleRedis, serviceTarget(p.Redis().Name))
+	if cfg.RTC.Enabled {
+		add(roleLiveKit, serviceTarget(plan.LiveKitName))
+		add(roleRTCAuth, serviceTarget(plan.RTCAuthorizationName))
+	}
+	if plan.LiveKitNeedsRedis(cfg) {
+		add(roleLiveKitRedis, serviceTarget(plan.LiveKitRedisName))
+	}
 	if cfg.MinIO.Enabled {
 		add(roleMinIO, serviceTarget(p.MinIO().Name))
 	}
@@ -455,6 +465,21 @@ var neededFlows = []netFlow{
 	// Monitoring: the PodMonitor of the Cluster (ServiceMonitors are
 	// added per monitor by monitorFlows).
 	{from: rolePrometheus, to: rolePostgres, port: cnpgPortMetrics, when: "monitoring"},
+	// Matrix RTC: clients reach LiveKit's signalling (through the
+	// Ingress) and media and TURN ports (through a LoadBalancer or node
+	// ports, from any address) and the authorization service (the
+	// Ingress); LiveKit calls the service's webhook; the service calls
+	// the homeserver through HAProxy; LiveKit replicas share Redis.
+	{from: roleIngress, to: roleLiveKit, port: components.LiveKitPortHTTP, when: "rtc"},
+	{from: roleOutsider, to: roleLiveKit, port: components.LiveKitPortHTTP, when: "rtc"},
+	{from: roleOutsider, to: roleLiveKit, port: components.LiveKitPortRTCTCP, when: "rtc"},
+	{from: roleOutsider, to: roleLiveKit, port: components.LiveKitPortRTCUDP, when: "rtc"},
+	{from: roleOutsider, to: roleLiveKit, port: components.LiveKitPortTURNUDP, when: "turn"},
+	{from: roleOutsider, to: roleLiveKit, port: components.LiveKitPortTURNTLS, when: "turn-tls"},
+	{from: roleIngress, to: roleRTCAuth, port: "http", when: "rtc"},
+	{from: roleLiveKit, to: roleRTCAuth, port: "http", when: "rtc"},
+	{from: roleRTCAuth, to: roleHAProxy, port: router.PortNameHTTP, when: "rtc"},
+	{from: roleLiveKit, to: roleLiveKitRedis, port: "redis", when: "rtc-redis"},
 	// DNS: every pod resolves names (HAProxy resolves its servers).
 	{from: roleEveryPod, to: roleDNS, port: "dns"},
 	{from: roleEveryPod, to: roleDNS, port: "dns-tcp"},
@@ -498,6 +523,21 @@ var deniedFlows = []netFlow{
 	{from: roleElementWeb, to: roleSynapse, port: plan.PortNameHTTP, when: "element-web"},
 	{from: roleElementWeb, to: roleHAProxy, port: router.PortNameStats, when: "element-web"},
 	{from: roleElementWeb, to: roleMinIO, port: "s3", when: "element-web+minio"},
+	// The RTC workloads face the internet: no policy lets them into the
+	// data plane or Synapse; only LiveKit reaches LiveKit's Redis.
+	{from: roleLiveKit, to: rolePostgres, port: cnpgPortPostgres, when: "rtc"},
+	{from: roleLiveKit, to: roleRedis, port: "redis", when: "rtc"},
+	{from: roleLiveKit, to: roleReplication, port: plan.PortNameReplication, when: "rtc"},
+	{from: roleLiveKit, to: roleSynapse, port: plan.PortNameHTTP, when: "rtc"},
+	{from: roleLiveKit, to: roleMinIO, port: "s3", when: "rtc+minio"},
+	{from: roleRTCAuth, to: rolePostgres, port: cnpgPortPostgres, when: "rtc"},
+	{from: roleRTCAuth, to: roleRedis, port: "redis", when: "rtc"},
+	{from: roleRTCAuth, to: roleReplication, port: plan.PortNameReplication, when: "rtc"},
+	{from: roleRTCAuth, to: roleSynapse, port: plan.PortNameHTTP, when: "rtc"},
+	{from: roleRTCAuth, to: roleLiveKitRedis, port: "redis", when: "rtc-redis"},
+	{from: roleSynapse, to: roleLiveKitRedis, port: "redis", when: "rtc-redis"},
+	{from: roleOutsider, to: roleLiveKitRedis, port: "redis", when: "rtc-redis"},
+	{from: roleIntruder, to: roleLiveKitRedis, port: "redis", when: "rtc-redis"},
 }
 
 // monitorFlows: Prometheus reaches every ServiceMonitor's endpoint port on
@@ -562,15 +602,22 @@ func (w *netWorld) check(t *testing.T, f netFlow, src, dst []netPod) {
 	}
 }
 
+// rtcNodePortReplicas: three LiveKit replicas on node ports (with their
+// Redis) and TURN over UDP.
+const rtcNodePortReplicas = `{"enabled":true,"livekit":{"replicas":3},"media":{"serviceType":"NodePort","externalAddress":"hostIP"},"turn":{"enabled":true}}`
+
 // TestNetworkPolicyFlows: the rendered NetworkPolicies allow every flow the
 // stack needs and deny the ones it does not; a pod that is no part of the
-// stack reaches nothing but HAProxy's client port (and Element Web's).
+// stack reaches nothing but HAProxy's client port (and Element Web's, and
+// RTC's public ports).
 func TestNetworkPolicyFlows(t *testing.T) {
 	t.Parallel()
 	// prod archives to its MinIO; the extra case has MinIO without backups.
 	cases := append(append([]stackCase{}, stackCases...),
 		stackCase{name: "prod-without-backups", file: "prod", overrides: map[string]string{"postgres": `{"instances":3}`}},
-		stackCase{name: "dev-element-web", file: "dev", overrides: map[string]string{"elementWeb": `{"enabled":true}`}})
+		stackCase{name: "dev-element-web", file: "dev", overrides: map[string]string{"elementWeb": `{"enabled":true}`}},
+		stackCase{name: "prod-livekit-replicas", file: "prod", overrides: map[string]string{"rtc": rtcNodePortReplicas}},
+		stackCase{name: "prod-rtc-off", file: "prod", overrides: map[string]string{"rtc": `{"enabled":false}`}})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -583,7 +630,16 @@ func TestNetworkPolicyFlows(t *testing.T) {
 				"compressor": compressor, "compressor+minio": compressor && cfg.MinIO.Enabled,
 				"backup-on-minio":       cfg.Postgres.Backup.OnMinIO(),
 				"minio-without-backups": cfg.MinIO.Enabled && !cfg.Postgres.Backup.OnMinIO(),
-				"element-web":           cfg.ElementWeb.Enabled, "element-web+minio": cfg.ElementWeb.Enabled && cfg.MinIO.Enabled}
+				"element-web":           cfg.ElementWeb.Enabled, "element-web+minio": cfg.ElementWeb.Enabled && cfg.MinIO.Enabled,
+				"rtc": cfg.RTC.Enabled, "rtc+minio": cfg.RTC.Enabled && cfg.MinIO.Enabled, "rtc-redis": plan.LiveKitNeedsRedis(cfg),
+				"turn": cfg.RTC.Enabled && cfg.RTC.TURN.Enabled, "turn-tls": cfg.RTC.Enabled && cfg.RTC.TURN.TLS()}
+			for role, want := range map[string]bool{roleLiveKit: cfg.RTC.Enabled, roleRTCAuth: cfg.RTC.Enabled, roleLiveKitRedis: plan.LiveKitNeedsRedis(cfg)} {
+				if want {
+					require.Len(t, w.roles[role], 1, role)
+				} else {
+					require.Empty(t, w.roles[role], role)
+				}
+			}
 			if cfg.ElementWeb.Enabled {
 				require.Len(t, w.roles[roleElementWeb], 1, "Element Web")
 			} else {
@@ -616,19 +672,35 @@ func TestNetworkPolicyFlows(t *testing.T) {
 
 			// Anything else: a pod that is no part of the stack, in the
 			// namespace or outside it, reaches no port of any pod of the
-			// stack (declared or not) but HAProxy's client port and Element
-			// Web's.
+			// stack (declared or not) but HAProxy's client port, Element
+			// Web's, and RTC's public ports (LiveKit's signalling, media and
+			// TURN ports, the authorization service's HTTP port).
 			haproxy := w.roles[roleHAProxy][0]
-			public := map[string]string{haproxy.Name: router.PortNameHTTP}
+			public := map[string][]string{haproxy.Name: {router.PortNameHTTP}}
 			for _, e := range w.roles[roleElementWeb] {
-				public[e.Name] = components.ElementWebPortName
+				public[e.Name] = []string{components.ElementWebPortName}
+			}
+			for _, lk := range w.roles[roleLiveKit] {
+				for _, port := range lk.Ports {
+					public[lk.Name] = append(public[lk.Name], port.Name)
+				}
+			}
+			for _, a := range w.roles[roleRTCAuth] {
+				public[a.Name] = []string{"http"}
+			}
+			isPublic := func(dst netPod, port netPort) bool {
+				for _, name := range public[dst.Name] {
+					if pp, ok := dst.port(name); ok && pp.Port == port.Port && pp.Protocol == port.Protocol {
+						return true // the public port, by name or by number
+					}
+				}
+				return false
 			}
 			for _, src := range append(w.roles[roleIntruder], w.roles[roleOutsider]...) {
 				for _, dst := range w.all {
-					ports := append([]netPort{{Port: 8080, Protocol: "TCP"}}, dst.Ports...)
+					ports := append([]netPort{{Port: 8080, Protocol: "TCP"}, {Port: 9999, Protocol: "UDP"}}, dst.Ports...)
 					for _, port := range ports {
-						// The public port, by name or by number.
-						if pp, ok := dst.port(public[dst.Name]); ok && public[dst.Name] != "" && pp.Port == port.Port && pp.Protocol == port.Protocol {
+						if isPublic(dst, port) {
 							continue
 						}
 						got, why := w.net.allowed(src, dst, port)
