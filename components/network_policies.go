@@ -66,6 +66,7 @@ type policy struct {
 //   - anyone → HAProxy's client port (see below);
 //   - anyone → Element Web's http port (with elementWeb.enabled);
 //   - anyone → Element Admin's http port (with admin.enabled);
+//   - with rtc.enabled, the Matrix RTC flows of rtcPolicies;
 //   - the monitoring namespace → metrics ports (with monitoring on);
 //   - the CNPG operator namespace → Postgres; Postgres instances ↔ each other;
 //   - the state compressor CronJob's pods → Postgres (when enabled).
@@ -264,6 +265,8 @@ func networkPolicies(c *config.Config, p *plan.Plan) ([]policy, error) {
 			rule(nil, named(ElementAdminPortName)),
 		}})
 	}
+
+	out = append(out, rtcPolicies(c, p)...)
 
 	if monitoring != nil {
 		out = append(out, policy{name: "synapse-metrics", pods: synapse, rules: networkingv1.NetworkPolicyIngressRuleArray{

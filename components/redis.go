@@ -49,26 +49,65 @@ func NewRedis(ctx *pulumi.Context, name string, args *RedisArgs, opts ...pulumi.
 	if err := ctx.RegisterComponentResource("synapse:index:Redis", name, comp, opts...); err != nil {
 		return nil, err
 	}
-	const component = "redis"
-	meta := MetaLabels(plan.RedisName, component)
-
-	secret, password, _, err := dpCredentialsSecret(ctx, comp, name, dpCredentials{
-		Secret:    plan.RedisSecretName,
-		Namespace: args.Namespace,
-		Labels:    meta,
-		Generated: plan.RedisSecretPass,
+	w, err := newRedisWorkload(ctx, comp, name, args.Namespace, redisInstance{
+		Service: svc, SecretName: plan.RedisSecretName, Component: "redis", Image: args.Config.Redis.Image,
 	})
 	if err != nil {
 		return nil, err
 	}
-	comp.Password = password
+	comp.Password, comp.StatefulSet = w.Password, w.StatefulSet
+	comp.Ready = []pulumi.Resource{w.StatefulSet, w.Service}
+
+	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{
+		"service":    pulumi.String(svc.Name),
+		"secretName": pulumi.String(comp.SecretName),
+		"password":   comp.Password,
+	}); err != nil {
+		return nil, err
+	}
+	return comp, nil
+}
+
+// redisInstance is one Redis this program runs: Synapse's replication
+// hub, or (with several LiveKit replicas) LiveKit's own.
+type redisInstance struct {
+	Service    plan.Service // its name is also the workload's
+	SecretName string
+	Component  string // app.kubernetes.io/component
+	Image      string
+}
+
+// redisWorkload is what newRedisWorkload created.
+type redisWorkload struct {
+	Secret      *corev1.Secret
+	Password    pulumi.StringOutput // a secret output
+	StatefulSet *appsv1.StatefulSet
+	Service     *corev1.Service
+}
+
+// newRedisWorkload creates a password-protected, non-persistent Redis
+// (a StatefulSet of one, its Secret and Service) as children of comp.
+func newRedisWorkload(ctx *pulumi.Context, comp pulumi.Resource, name string, ns pulumi.StringInput, in redisInstance) (redisWorkload, error) {
+	svc := in.Service
+	meta := MetaLabels(svc.Name, in.Component)
+	var w redisWorkload
+	var err error
+	w.Secret, w.Password, _, err = dpCredentialsSecret(ctx, comp, name, dpCredentials{
+		Secret:    in.SecretName,
+		Namespace: ns,
+		Labels:    meta,
+		Generated: plan.RedisSecretPass,
+	})
+	if err != nil {
+		return w, err
+	}
 
 	dataVol, dataMount := dpEmptyDir("data", "/data")
 	port := strconv.Itoa(svc.Port)
-	sts, err := appsv1.NewStatefulSet(ctx, name+"-statefulset", &appsv1.StatefulSetArgs{
+	w.StatefulSet, err = appsv1.NewStatefulSet(ctx, name+"-statefulset", &appsv1.StatefulSetArgs{
 		Metadata: &metav1.ObjectMetaArgs{
-			Name:      pulumi.String(plan.RedisName),
-			Namespace: args.Namespace,
+			Name:      pulumi.String(svc.Name),
+			Namespace: ns,
 			Labels:    meta,
 		},
 		Spec: &appsv1.StatefulSetSpecArgs{
@@ -76,8 +115,8 @@ func NewRedis(ctx *pulumi.Context, name string, args *RedisArgs, opts ...pulumi.
 			// Redis pods side by side, which would split the pub/sub
 			// traffic between processes connected to different pods.
 			Replicas:    pulumi.Int(1),
-			ServiceName: pulumi.String(plan.RedisName),
-			Selector:    &metav1.LabelSelectorArgs{MatchLabels: Labels(plan.RedisName, component)},
+			ServiceName: pulumi.String(svc.Name),
+			Selector:    &metav1.LabelSelectorArgs{MatchLabels: Labels(svc.Name, in.Component)},
 			Template: &corev1.PodTemplateSpecArgs{
 				Metadata: &metav1.ObjectMetaArgs{Labels: meta},
 				Spec: &corev1.PodSpecArgs{
@@ -86,11 +125,11 @@ func NewRedis(ctx *pulumi.Context, name string, args *RedisArgs, opts ...pulumi.
 					SecurityContext:              PodSecurity(RedisUID),
 					Containers: corev1.ContainerArray{corev1.ContainerArgs{
 						Name:  pulumi.String("redis"),
-						Image: pulumi.String(args.Config.Redis.Image),
+						Image: pulumi.String(in.Image),
 						// The password is expanded by the kubelet from the
 						// env var, so it is in no Pulumi input but the
-						// Secret. Replication pub/sub needs no persistence:
-						// no RDB snapshots, no AOF.
+						// Secret. Pub/sub and ephemeral state need no
+						// persistence: no RDB snapshots, no AOF.
 						Args: pulumi.StringArray{
 							pulumi.String("redis-server"),
 							pulumi.String("--port"), pulumi.String(port),
@@ -100,8 +139,8 @@ func NewRedis(ctx *pulumi.Context, name string, args *RedisArgs, opts ...pulumi.
 							pulumi.String("--dir"), pulumi.String("/data"),
 						},
 						Env: corev1.EnvVarArray{
-							dpSecretEnv(redisPasswordEnv, plan.RedisSecretName, plan.RedisSecretPass),
-							dpSecretEnv(redisCLIAuthEnv, plan.RedisSecretName, plan.RedisSecretPass),
+							dpSecretEnv(redisPasswordEnv, in.SecretName, plan.RedisSecretPass),
+							dpSecretEnv(redisCLIAuthEnv, in.SecretName, plan.RedisSecretPass),
 						},
 						Ports: corev1.ContainerPortArray{corev1.ContainerPortArgs{
 							Name:          pulumi.String(svc.PortName),
@@ -135,21 +174,20 @@ func NewRedis(ctx *pulumi.Context, name string, args *RedisArgs, opts ...pulumi.
 				},
 			},
 		},
-	}, pulumi.Parent(comp), pulumi.DependsOn([]pulumi.Resource{secret})) // env reads the Secret by name
+	}, pulumi.Parent(comp), pulumi.DependsOn([]pulumi.Resource{w.Secret})) // env reads the Secret by name
 	if err != nil {
-		return nil, err
+		return w, err
 	}
-	comp.StatefulSet = sts
 
-	service, err := corev1.NewService(ctx, name+"-service", &corev1.ServiceArgs{
+	w.Service, err = corev1.NewService(ctx, name+"-service", &corev1.ServiceArgs{
 		Metadata: &metav1.ObjectMetaArgs{
 			Name:      pulumi.String(svc.Name),
-			Namespace: args.Namespace,
+			Namespace: ns,
 			Labels:    meta,
 		},
 		Spec: &corev1.ServiceSpecArgs{
 			Type:     pulumi.String("ClusterIP"),
-			Selector: Labels(plan.RedisName, component),
+			Selector: Labels(svc.Name, in.Component),
 			Ports: corev1.ServicePortArray{corev1.ServicePortArgs{
 				Name:       pulumi.String(svc.PortName),
 				Port:       pulumi.Int(svc.Port),
@@ -157,17 +195,5 @@ func NewRedis(ctx *pulumi.Context, name string, args *RedisArgs, opts ...pulumi.
 			}},
 		},
 	}, pulumi.Parent(comp))
-	if err != nil {
-		return nil, err
-	}
-	comp.Ready = []pulumi.Resource{sts, service}
-
-	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{
-		"service":    pulumi.String(svc.Name),
-		"secretName": pulumi.String(comp.SecretName),
-		"password":   comp.Password,
-	}); err != nil {
-		return nil, err
-	}
-	return comp, nil
+	return w, err
 }

@@ -231,3 +231,38 @@ func TestElementWebDefaults(t *testing.T) {
 		t.Errorf("ElementWeb = %+v, want %+v", c.ElementWeb, want)
 	}
 }
+
+// TestRTCDefaults: off; rtc.<serverName> and turn.<serverName>; one LiveKit
+// replica on a LoadBalancer with LiveKit's usual ports and STUN discovery;
+// TURN off; node-port-range defaults for a NodePort Service.
+func TestRTCDefaults(t *testing.T) {
+	c, err := Parse(map[string]string{"serverName": "example.org"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.RTC
+	if r.Enabled || r.Host != "rtc.example.org" || r.TURN.Domain != "turn.example.org" || r.TURN.Enabled || r.TURN.TLS() {
+		t.Errorf("RTC = %+v", r)
+	}
+	if r.LiveKit.Image != DefaultLiveKitImage || r.LiveKit.Replicas != 1 || r.Authorization.Image != DefaultRTCAuthorizationImage {
+		t.Errorf("RTC images/replicas = %+v %+v", r.LiveKit, r.Authorization)
+	}
+	want := RTCMedia{ServiceType: ServiceTypeLoadBalancer, ExternalAddress: AddressSTUN, TCPPort: 7881, UDPPort: 7882}
+	if r.Media.ServiceType != want.ServiceType || r.Media.ExternalAddress != want.ExternalAddress ||
+		r.Media.TCPPort != want.TCPPort || r.Media.UDPPort != want.UDPPort || r.TURN.UDPPort != DefaultTURNUDPPort {
+		t.Errorf("RTC media = %+v, TURN %+v", r.Media, r.TURN)
+	}
+	c, err = Parse(map[string]string{"serverName": "example.org", "rtc": `{"enabled":true,"media":{"serviceType":"NodePort"},"turn":{"enabled":true}}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range map[string]int{"tcp": c.RTC.Media.TCPPort, "udp": c.RTC.Media.UDPPort, "turn": c.RTC.TURN.UDPPort} {
+		if p < minNodePort || p > maxNodePort {
+			t.Errorf("NodePort default %s port %d is outside %d-%d", name, p, minNodePort, maxNodePort)
+		}
+	}
+	// Several replicas: accepted on node ports with discovered addresses.
+	if _, err := Parse(map[string]string{"serverName": "example.org", "rtc": `{"enabled":true,"livekit":{"replicas":3},"media":{"serviceType":"NodePort","externalAddress":"hostIP"}}`}); err != nil {
+		t.Errorf("three NodePort replicas refused: %v", err)
+	}
+}

@@ -46,7 +46,7 @@ var Keys = []string{
 	"serverName", "publicBaseUrl", "namespace", "image", "mediaImage", "tier", "pools",
 	"federation", "streamWriters", "databasePool", "postgres", "redis", "minio",
 	"mediaStorage", "haproxy", "ingress", "monitoring", "dataProtection",
-	"mediaRetention", "maintenance", "elementWeb", "mas", "admin",
+	"mediaRetention", "maintenance", "elementWeb", "mas", "admin", "rtc",
 }
 
 // The keys each object of the stack config may hold.
@@ -196,6 +196,8 @@ func parse(raw map[string]string, secret map[string]bool) (*Config, error) {
 	}
 
 	parseMAS(&el, raw, c)
+	rtc, rtcF := parseRTC(&el, el.topObject(raw, "rtc", rtcKeys, ""), c.ServerName)
+	c.RTC = rtc
 
 	mon := el.topObject(raw, "monitoring", monitoringKeys, "")
 	c.Monitoring = Monitoring{
@@ -212,6 +214,7 @@ func parse(raw map[string]string, secret map[string]bool) (*Config, error) {
 		adminHost:     hasField(raw, "admin", "host"),
 		countKeys:     countKeys,
 	})
+	checkRTC(&el, c, rtcF)
 	if len(el.errs) > 0 {
 		return nil, el.errs
 	}

@@ -54,6 +54,7 @@ type Config struct {
 	ElementWeb   ElementWeb
 	MAS          MAS
 	Admin        Admin
+	RTC          RTC // Matrix RTC calls (config/rtc.go)
 	Monitoring   Monitoring
 
 	// MediaCache bounds each media worker's local store (S3 only);

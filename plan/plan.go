@@ -301,6 +301,9 @@ func newProcess(c *config.Config, spec RoleSpec, size config.PoolSize, replicas 
 	if c.Federation.Enabled {
 		resources = append(resources, spec.FederationResources...)
 	}
+	if spec.Role == RoleMain && openIDWithoutFederation(c) {
+		resources = append(resources, ResOpenID)
+	}
 	if len(resources) == 0 {
 		resources = []string{ResHealth}
 	}

@@ -274,3 +274,53 @@ func TestStatefulNamesAndKinds(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenIDForRTC: the MatrixRTC authorization service checks OpenID
+// tokens on /_matrix/federation/v1/openid/userinfo. Main serves it through
+// its federation resource when federating, through the openid resource
+// alone when RTC is on without federation, and not at all otherwise; no
+// other process gets it, and the request goes to main.
+func TestOpenIDForRTC(t *testing.T) {
+	for _, tc := range []struct {
+		name                string
+		federation, rtc     bool
+		wantFed, wantOpenID bool
+	}{
+		{"federation on, rtc on", true, true, true, false},
+		{"federation on, rtc off", true, false, true, false},
+		{"federation off, rtc on", false, true, false, true},
+		{"federation off, rtc off", false, false, false, false},
+	} {
+		c, err := config.Parse(map[string]string{"serverName": "example.org",
+			"federation": `{"enabled":` + boolText(tc.federation) + `}`, "rtc": `{"enabled":` + boolText(tc.rtc) + `}`})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := Build(c)
+		for _, proc := range p.Processes {
+			res := map[string]bool{}
+			for _, l := range proc.Listeners {
+				for _, r := range l.Resources {
+					res[r] = true
+				}
+			}
+			isMain := proc.Role == RoleMain
+			if res[ResOpenID] != (isMain && tc.wantOpenID) {
+				t.Errorf("%s: %s serves openid=%v", tc.name, proc.Name, res[ResOpenID])
+			}
+			if isMain && res[ResFederation] != tc.wantFed {
+				t.Errorf("%s: main serves federation=%v, want %v", tc.name, res[ResFederation], tc.wantFed)
+			}
+		}
+		if got := p.Match("GET", "/_matrix/federation/v1/openid/userinfo", false); got != p.MainBackend {
+			t.Errorf("%s: openid/userinfo goes to %s, want main", tc.name, got)
+		}
+	}
+}
+
+func boolText(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}

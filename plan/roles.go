@@ -55,6 +55,10 @@ const (
 	ResMedia       = "media"
 	ResReplication = "replication"
 	ResHealth      = "health"
+	// ResOpenID serves /_matrix/federation/v1/openid/userinfo alone (the
+	// federation resource includes it): how the MatrixRTC authorization
+	// service checks a user's OpenID token.
+	ResOpenID = "openid"
 )
 
 // RoleSpec is one row of the process catalogue (DESIGN.md "The process

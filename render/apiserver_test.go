@@ -28,7 +28,8 @@ var podKinds = map[string]bool{
 }
 
 // TestRealAPIServerAcceptsEveryObject sends every rendered object of dev,
-// prod and prod without federation to a real kube-apiserver (server-side
+// prod, prod without federation and prod with several LiveKit replicas
+// (NodePort media) to a real kube-apiserver (server-side
 // dry-run, strict field validation, warnings as errors). Each Namespace is
 // created from its rendered manifest, so Pod Security enforces the labels
 // the program itself sets: every rendered Namespace must enforce
@@ -46,6 +47,8 @@ func TestRealAPIServerAcceptsEveryObject(t *testing.T) {
 		{"dev", "dev", nil},
 		{"prod", "prod", nil},
 		{"prod-federation-off", "prod", map[string]string{"federation": `{"enabled":false}`}},
+		// Three LiveKit replicas on node ports, their Redis, TURN over UDP.
+		{"prod-livekit-replicas", "prod", map[string]string{"rtc": `{"enabled":true,"livekit":{"replicas":3},"media":{"serviceType":"NodePort","externalAddress":"hostIP"},"turn":{"enabled":true}}`}},
 	}
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {

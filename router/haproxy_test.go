@@ -2,6 +2,7 @@ package router_test
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand"
@@ -441,17 +442,23 @@ func TestLiveRemapOnGrowth(t *testing.T) {
 }
 
 // TestLiveWellKnown: HAProxy answers Matrix discovery with the JSON it is
-// given (content type, CORS), and with federation off /server is not
-// answered by the router.
+// given (content type, CORS): with RTC on, /client lists the LiveKit
+// transport (MSC4143 rtc_foci) that Element Call and Element X look for;
+// with federation and RTC off, /server is not answered by the router.
 func TestLiveWellKnown(t *testing.T) {
 	for _, tc := range []struct {
-		name       string
-		federation bool
-	}{{"federation on", true}, {"federation off", false}} {
+		name            string
+		federation, rtc bool
+	}{
+		{"federation and rtc on", true, true},
+		{"federation off rtc on", false, true},
+		{"federation on rtc off", true, false},
+		{"federation and rtc off", false, false},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
-			override := map[string]string{"federation": `{"enabled":false}`}
-			if tc.federation {
-				override = nil
+			override := map[string]string{
+				"federation": fmt.Sprintf(`{"enabled":%v}`, tc.federation),
+				"rtc":        fmt.Sprintf(`{"enabled":%v,"host":"rtc.example.org"}`, tc.rtc),
 			}
 			c, err := config.ParseStackFile("../Pulumi.prod.yaml", override)
 			if err != nil {
@@ -476,6 +483,20 @@ func TestLiveWellKnown(t *testing.T) {
 				if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != want ||
 					resp.Header.Get("Content-Type") != "application/json" || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
 					t.Errorf("GET %s: %s %q %v, want 200 %s as JSON with CORS", path, resp.Status, body, resp.Header, want)
+				}
+				if path != synapseconfig.WellKnownClient {
+					continue
+				}
+				var doc map[string]any
+				if err := json.Unmarshal(body, &doc); err != nil {
+					t.Fatalf("GET %s: not JSON: %v", path, err)
+				}
+				foci, ok := doc[synapseconfig.WellKnownRTCFoci].([]any)
+				if ok != tc.rtc {
+					t.Fatalf("GET %s: rtc_foci present %v with rtc %v: %s", path, ok, tc.rtc, body)
+				}
+				if tc.rtc && (len(foci) != 1 || fmt.Sprint(foci[0]) != "map[livekit_service_url:https://rtc.example.org type:livekit]") {
+					t.Errorf("GET %s: rtc_foci %v, want the LiveKit transport at https://rtc.example.org", path, foci)
 				}
 			}
 		})

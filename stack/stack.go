@@ -51,11 +51,18 @@ func Deploy(ctx *pulumi.Context) error {
 		return err
 	}
 
+	endpoints := pulumi.StringMap{}
+	// Matrix RTC needs nothing of Synapse's: it starts now, and HAProxy
+	// (which advertises it in /.well-known/matrix/client) waits for it.
+	rtcReady, err := deployRTC(ctx, ns.Name, cfg, p, endpoints)
+	if err != nil {
+		return err
+	}
+
 	// Data plane. MinIO first: with backups on MinIO, Postgres archives
 	// WAL into a bucket (and as a user) that MinIO's setup Job creates.
 	dp := &components.DataPlaneArgs{Namespace: ns.Name, Config: cfg, Plan: p, BackupKeys: backupKeys}
 	var dataReady, pgDeps []pulumi.Resource
-	endpoints := pulumi.StringMap{}
 	var secretNames []string
 	if cfg.MinIO.Enabled {
 		minio, err := components.NewMinIO(ctx, "minio", dp)
@@ -155,7 +162,7 @@ func Deploy(ctx *pulumi.Context) error {
 		}
 	}
 
-	if err := deployRouter(ctx, ns.Name, cfg, p, poolsReady, endpoints); err != nil {
+	if err := deployRouter(ctx, ns.Name, cfg, p, append(poolsReady, rtcReady...), endpoints); err != nil {
 		return err
 	}
 

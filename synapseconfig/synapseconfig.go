@@ -229,6 +229,7 @@ func Shared(c *config.Config, p *plan.Plan, ext External) map[string]any {
 		hs["update_user_directory_from_worker"] = p.BackgroundWorker
 		hs["notify_appservices_from_worker"] = p.BackgroundWorker
 	}
+	addRTC(hs, c)
 	return hs
 }
 
@@ -373,9 +374,11 @@ const (
 
 // WellKnown is the JSON of Matrix server discovery: where clients find the
 // homeserver and, with MAS, its issuer and account page (MSC2965, as
-// Synapse itself would answer and ess-helm serves); and (only with
-// federation on) where other servers reach it (delegation from the server
-// name to the public host, port 443 for https).
+// Synapse itself would answer and ess-helm serves), with RTC its call
+// backend; and (only with federation or RTC on) where other servers reach
+// it (delegation from the server name to the public host, port 443 for
+// https): the MatrixRTC authorization service finds the server's
+// openid/userinfo endpoint that way.
 func WellKnown(c *config.Config) map[string]string {
 	base := strings.TrimSuffix(c.PublicBaseURL, "/")
 	clientDoc := map[string]any{"m.homeserver": map[string]string{"base_url": base}}
@@ -385,9 +388,10 @@ func WellKnown(c *config.Config) map[string]string {
 			"account": strings.TrimSuffix(c.MAS.PublicBaseURL, "/") + "/account/",
 		}
 	}
+	addRTCWellKnown(clientDoc, c)
 	client, _ := json.Marshal(clientDoc)
 	out := map[string]string{WellKnownClient: string(client)}
-	if c.Federation.Enabled {
+	if c.Federation.Enabled || c.RTC.Enabled {
 		u, err := url.Parse(c.PublicBaseURL)
 		if err == nil {
 			port := u.Port()

@@ -209,6 +209,9 @@ func TestSigningKeyFormat(t *testing.T) {
 	}
 }
 
+// prodFoci is the MSC4143 transport list of the prod stack file.
+const prodFoci = `"org.matrix.msc4143.rtc_foci":[{"livekit_service_url":"https://rtc.example.org","type":"livekit"}]`
+
 func TestWellKnown(t *testing.T) {
 	for _, tc := range []struct {
 		stack    string
@@ -216,9 +219,14 @@ func TestWellKnown(t *testing.T) {
 		client   string
 		server   string // "" = not served
 	}{
-		// With MAS (prod): its issuer and account page (MSC2965).
-		{"prod", nil, `{"m.homeserver":{"base_url":"https://matrix.example.org"},"org.matrix.msc2965.authentication":{"account":"https://auth.example.org/account/","issuer":"https://auth.example.org/"}}`, `{"m.server":"matrix.example.org:443"}`},
-		{"prod", map[string]string{"federation": `{"enabled":false}`, "mas": `{"enabled":false}`}, `{"m.homeserver":{"base_url":"https://matrix.example.org"}}`, ""},
+		// With MAS and RTC (prod): MAS's issuer and account page (MSC2965) and
+		// the call backend.
+		{"prod", nil, `{"m.homeserver":{"base_url":"https://matrix.example.org"},"org.matrix.msc2965.authentication":{"account":"https://auth.example.org/account/","issuer":"https://auth.example.org/"},` + prodFoci + `}`, `{"m.server":"matrix.example.org:443"}`},
+		{"prod", map[string]string{"rtc": `{"enabled":false}`}, `{"m.homeserver":{"base_url":"https://matrix.example.org"},"org.matrix.msc2965.authentication":{"account":"https://auth.example.org/account/","issuer":"https://auth.example.org/"}}`, `{"m.server":"matrix.example.org:443"}`},
+		// Without federation, the RTC authorization service still finds
+		// the server's openid/userinfo through /.well-known/matrix/server.
+		{"prod", map[string]string{"federation": `{"enabled":false}`}, `{"m.homeserver":{"base_url":"https://matrix.example.org"},"org.matrix.msc2965.authentication":{"account":"https://auth.example.org/account/","issuer":"https://auth.example.org/"},` + prodFoci + `}`, `{"m.server":"matrix.example.org:443"}`},
+		{"prod", map[string]string{"federation": `{"enabled":false}`, "rtc": `{"enabled":false}`, "mas": `{"enabled":false}`}, `{"m.homeserver":{"base_url":"https://matrix.example.org"}}`, ""},
 		{"dev", nil, `{"m.homeserver":{"base_url":"http://matrix.localhost:8008"}}`, ""},
 	} {
 		c, _, _ := load(t, tc.stack, tc.override)

@@ -254,6 +254,9 @@ const (
 	roleOutsider     = "a pod of another namespace"
 	roleDNS          = "kube-dns"
 	roleEveryPod     = "every pod of the stack"
+	roleLiveKit      = "LiveKit"
+	roleRTCAuth      = "MatrixRTC authorization service"
+	roleLiveKitRedis = "LiveKit's Redis"
 	ingressNamespace = "ingress-nginx"
 )
 
@@ -367,6 +370,13 @@ func buildNetWorld(t *testing.T, s *mockstack.Stack, p *plan.Plan, cfg *config.C
 		add(roleElementAdmin, serviceTarget(components.ElementAdminName))
 	}
 	add(roleRedis, serviceTarget(p.Redis().Name))
+	if cfg.RTC.Enabled {
+		add(roleLiveKit, serviceTarget(plan.LiveKitName))
+		add(roleRTCAuth, serviceTarget(plan.RTCAuthorizationName))
+	}
+	if plan.LiveKitNeedsRedis(cfg) {
+		add(roleLiveKitRedis, serviceTarget(plan.LiveKitRedisName))
+	}
 	if cfg.MinIO.Enabled {
 		add(roleMinIO, serviceTarget(p.MinIO().Name))
 	}
@@ -494,6 +504,21 @@ var neededFlows = []netFlow{
 	// Monitoring: the PodMonitor of the Cluster (ServiceMonitors are
 	// added per monitor by monitorFlows).
 	{from: rolePrometheus, to: rolePostgres, port: cnpgPortMetrics, when: "monitoring"},
+	// Matrix RTC: clients reach LiveKit's signalling (through the
+	// Ingress) and media and TURN ports (through a LoadBalancer or node
+	// ports, from any address) and the authorization service (the
+	// Ingress); LiveKit calls the service's webhook; the service calls
+	// the homeserver through HAProxy; LiveKit replicas share Redis.
+	{from: roleIngress, to: roleLiveKit, port: components.LiveKitPortHTTP, when: "rtc"},
+	{from: roleOutsider, to: roleLiveKit, port: components.LiveKitPortHTTP, when: "rtc"},
+	{from: roleOutsider, to: roleLiveKit, port: components.LiveKitPortRTCTCP, when: "rtc"},
+	{from: roleOutsider, to: roleLiveKit, port: components.LiveKitPortRTCUDP, when: "rtc"},
+	{from: roleOutsider, to: roleLiveKit, port: components.LiveKitPortTURNUDP, when: "turn"},
+	{from: roleOutsider, to: roleLiveKit, port: components.LiveKitPortTURNTLS, when: "turn-tls"},
+	{from: roleIngress, to: roleRTCAuth, port: "http", when: "rtc"},
+	{from: roleLiveKit, to: roleRTCAuth, port: "http", when: "rtc"},
+	{from: roleRTCAuth, to: roleHAProxy, port: router.PortNameHTTP, when: "rtc"},
+	{from: roleLiveKit, to: roleLiveKitRedis, port: "redis", when: "rtc-redis"},
 	// DNS: every pod resolves names (HAProxy resolves its servers).
 	{from: roleEveryPod, to: roleDNS, port: "dns"},
 	{from: roleEveryPod, to: roleDNS, port: "dns-tcp"},
@@ -554,6 +579,21 @@ var deniedFlows = []netFlow{
 	{from: roleElementAdmin, to: roleSynapse, port: plan.PortNameHTTP, when: "element-admin"},
 	{from: roleElementAdmin, to: roleHAProxy, port: router.PortNameStats, when: "element-admin"},
 	{from: roleElementAdmin, to: roleMinIO, port: "s3", when: "element-admin+minio"},
+	// The RTC workloads face the internet: no policy lets them into the
+	// data plane or Synapse; only LiveKit reaches LiveKit's Redis.
+	{from: roleLiveKit, to: rolePostgres, port: cnpgPortPostgres, when: "rtc"},
+	{from: roleLiveKit, to: roleRedis, port: "redis", when: "rtc"},
+	{from: roleLiveKit, to: roleReplication, port: plan.PortNameReplication, when: "rtc"},
+	{from: roleLiveKit, to: roleSynapse, port: plan.PortNameHTTP, when: "rtc"},
+	{from: roleLiveKit, to: roleMinIO, port: "s3", when: "rtc+minio"},
+	{from: roleRTCAuth, to: rolePostgres, port: cnpgPortPostgres, when: "rtc"},
+	{from: roleRTCAuth, to: roleRedis, port: "redis", when: "rtc"},
+	{from: roleRTCAuth, to: roleReplication, port: plan.PortNameReplication, when: "rtc"},
+	{from: roleRTCAuth, to: roleSynapse, port: plan.PortNameHTTP, when: "rtc"},
+	{from: roleRTCAuth, to: roleLiveKitRedis, port: "redis", when: "rtc-redis"},
+	{from: roleSynapse, to: roleLiveKitRedis, port: "redis", when: "rtc-redis"},
+	{from: roleOutsider, to: roleLiveKitRedis, port: "redis", when: "rtc-redis"},
+	{from: roleIntruder, to: roleLiveKitRedis, port: "redis", when: "rtc-redis"},
 }
 
 // monitorFlows: Prometheus reaches every ServiceMonitor's endpoint port on
@@ -618,10 +658,14 @@ func (w *netWorld) check(t *testing.T, f netFlow, src, dst []netPod) {
 	}
 }
 
+// rtcNodePortReplicas: three LiveKit replicas on node ports (with their
+// Redis) and TURN over UDP.
+const rtcNodePortReplicas = `{"enabled":true,"livekit":{"replicas":3},"media":{"serviceType":"NodePort","externalAddress":"hostIP"},"turn":{"enabled":true}}`
+
 // TestNetworkPolicyFlows: the rendered NetworkPolicies allow every flow the
 // stack needs and deny the ones it does not; a pod that is no part of the
-// stack reaches nothing but HAProxy's client port (and Element Web's and
-// Element Admin's).
+// stack reaches nothing but HAProxy's client port (and Element Web's,
+// Element Admin's, MAS's web port and RTC's public ports).
 func TestNetworkPolicyFlows(t *testing.T) {
 	t.Parallel()
 	// prod archives to its MinIO; the extra case has MinIO without backups.
@@ -629,7 +673,9 @@ func TestNetworkPolicyFlows(t *testing.T) {
 		stackCase{name: "prod-without-backups", file: "prod", overrides: map[string]string{"postgres": `{"instances":3}`}},
 		stackCase{name: "dev-element-web", file: "dev", overrides: map[string]string{"elementWeb": `{"enabled":true}`}},
 		stackCase{name: "dev-element-admin", file: "dev", overrides: map[string]string{"mas": `{"enabled":true}`, "admin": `{"enabled":true}`}},
-		stackCase{name: "prod-element-admin", file: "prod", overrides: map[string]string{"admin": `{"enabled":true}`}})
+		stackCase{name: "prod-element-admin", file: "prod", overrides: map[string]string{"admin": `{"enabled":true}`}},
+		stackCase{name: "prod-livekit-replicas", file: "prod", overrides: map[string]string{"rtc": rtcNodePortReplicas}},
+		stackCase{name: "prod-rtc-off", file: "prod", overrides: map[string]string{"rtc": `{"enabled":false}`}})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -646,11 +692,15 @@ func TestNetworkPolicyFlows(t *testing.T) {
 				"element-admin": cfg.Admin.Console, "element-admin+minio": cfg.Admin.Console && cfg.MinIO.Enabled,
 				"mas": cfg.MAS.Enabled, "mas+minio": cfg.MAS.Enabled && cfg.MinIO.Enabled,
 				"mas-guard":   cfg.MAS.Enabled && !cfg.MAS.ExistingUsersMigrated,
-				"first-admin": cfg.Admin.Username != "", "mas+first-admin": cfg.MAS.Enabled && cfg.Admin.Username != ""}
-			if cfg.MAS.Enabled {
-				require.Len(t, w.roles[roleMAS], 1, "MAS, as haproxy.cfg names it")
-			} else {
-				require.Empty(t, w.roles[roleMAS], "mas.enabled is false")
+				"first-admin": cfg.Admin.Username != "", "mas+first-admin": cfg.MAS.Enabled && cfg.Admin.Username != "",
+				"rtc": cfg.RTC.Enabled, "rtc+minio": cfg.RTC.Enabled && cfg.MinIO.Enabled, "rtc-redis": plan.LiveKitNeedsRedis(cfg),
+				"turn": cfg.RTC.Enabled && cfg.RTC.TURN.Enabled, "turn-tls": cfg.RTC.Enabled && cfg.RTC.TURN.TLS()}
+			for role, want := range map[string]bool{roleLiveKit: cfg.RTC.Enabled, roleRTCAuth: cfg.RTC.Enabled, roleLiveKitRedis: plan.LiveKitNeedsRedis(cfg), roleMAS: cfg.MAS.Enabled} {
+				if want {
+					require.Len(t, w.roles[role], 1, role)
+				} else {
+					require.Empty(t, w.roles[role], role)
+				}
 			}
 			if cfg.ElementWeb.Enabled {
 				require.Len(t, w.roles[roleElementWeb], 1, "Element Web")
@@ -690,24 +740,41 @@ func TestNetworkPolicyFlows(t *testing.T) {
 			// Anything else: a pod that is no part of the stack, in the
 			// namespace or outside it, reaches no port of any pod of the
 			// stack (declared or not) but HAProxy's client port, Element
-			// Web's, Element Admin's and MAS's web port.
+			// Web's, Element Admin's, MAS's web port, and RTC's public ports
+			// (LiveKit's signalling, media and TURN ports, the authorization
+			// service's HTTP port).
 			haproxy := w.roles[roleHAProxy][0]
-			public := map[string]string{haproxy.Name: router.PortNameHTTP}
+			public := map[string][]string{haproxy.Name: {router.PortNameHTTP}}
 			for _, e := range w.roles[roleElementWeb] {
-				public[e.Name] = components.ElementWebPortName
+				public[e.Name] = []string{components.ElementWebPortName}
+			}
+			for _, lk := range w.roles[roleLiveKit] {
+				for _, port := range lk.Ports {
+					public[lk.Name] = append(public[lk.Name], port.Name)
+				}
+			}
+			for _, a := range w.roles[roleRTCAuth] {
+				public[a.Name] = []string{"http"}
 			}
 			for _, e := range w.roles[roleElementAdmin] {
-				public[e.Name] = components.ElementAdminPortName
+				public[e.Name] = []string{components.ElementAdminPortName}
 			}
 			for _, e := range w.roles[roleMAS] {
-				public[e.Name] = plan.PortNameMASWeb
+				public[e.Name] = []string{plan.PortNameMASWeb}
+			}
+			isPublic := func(dst netPod, port netPort) bool {
+				for _, name := range public[dst.Name] {
+					if pp, ok := dst.port(name); ok && pp.Port == port.Port && pp.Protocol == port.Protocol {
+						return true // the public port, by name or by number
+					}
+				}
+				return false
 			}
 			for _, src := range append(w.roles[roleIntruder], w.roles[roleOutsider]...) {
 				for _, dst := range w.all {
-					ports := append([]netPort{{Port: 8080, Protocol: "TCP"}}, dst.Ports...)
+					ports := append([]netPort{{Port: 8080, Protocol: "TCP"}, {Port: 9999, Protocol: "UDP"}}, dst.Ports...)
 					for _, port := range ports {
-						// The public port, by name or by number.
-						if pp, ok := dst.port(public[dst.Name]); ok && public[dst.Name] != "" && pp.Port == port.Port && pp.Protocol == port.Protocol {
+						if isPublic(dst, port) {
 							continue
 						}
 						got, why := w.net.allowed(src, dst, port)

@@ -161,13 +161,18 @@ func TestStartupOrder(t *testing.T) {
 			}
 			for _, ing := range s.ByType(tIngress) {
 				// Each Ingress waits for the pods behind it: Synapse's for
-				// HAProxy, Element Web's (static files) for Element Web only.
-				backend := haproxy
+				// HAProxy, Element Web's, Element Admin's and MAS's for their own
+				// hosts, RTC's for LiveKit and the authorization service.
+				backends := []mockstack.Resource{haproxy}
 				switch metaName(ing) {
 				case components.ElementWebName, components.ElementAdminName, plan.MASName:
-					backend = byMetaName(t, s, tDeployment, metaName(ing))
+					backends = []mockstack.Resource{byMetaName(t, s, tDeployment, metaName(ing))}
+				case plan.RTCIngressName:
+					backends = []mockstack.Resource{byMetaName(t, s, tDeployment, plan.LiveKitName), byMetaName(t, s, tDeployment, plan.RTCAuthorizationName)}
 				}
-				assert.True(t, s.DependsOnTransitively(ing.URN, backend.URN), "Ingress %s must wait for %s", metaName(ing), metaName(backend))
+				for _, backend := range backends {
+					assert.True(t, s.DependsOnTransitively(ing.URN, backend.URN), "Ingress %s must wait for %s", metaName(ing), metaName(backend))
+				}
 			}
 		})
 	}
@@ -733,16 +738,18 @@ func TestRouterAndIngress(t *testing.T) {
 			cm := byBaseName(t, s, tConfigMap, plan.HAProxyConfigMapName)
 			assert.Equal(t, files.Config, digString(cm.Inputs, "data", router.ConfigFileName))
 			assert.Len(t, digMap(cm.Inputs, "data"), len(files.Maps)+1)
-			// Discovery: /client always, /server only with federation on.
+			// Discovery: /client always, /server only with federation or
+			// RTC on (the RTC authorization service finds openid/userinfo
+			// through it).
 			assert.Contains(t, digMap(cm.Inputs, "data"), "wellknown-client.json")
 			_, serverWK := digMap(cm.Inputs, "data")["wellknown-server.json"]
-			assert.Equal(t, cfg.Federation.Enabled, serverWK, "wellknown-server.json iff federation")
+			assert.Equal(t, cfg.Federation.Enabled || cfg.RTC.Enabled, serverWK, "wellknown-server.json iff federation or RTC")
 			d := byMetaName(t, s, tDeployment, plan.HAProxyName)
 			assert.Equal(t, float64(cfg.HAProxy.Replicas), dig(d.Inputs, "spec", "replicas"))
 			assert.NotEmpty(t, digString(d.Inputs, "spec", "template", "metadata", "annotations", components.AnnotationChecksum))
 			assert.Equal(t, float64(components.HAProxyUID), dig(d.Inputs, "spec", "template", "spec", "securityContext", "runAsUser"))
 
-			var ings []mockstack.Resource // Element Web's has its own test
+			var ings []mockstack.Resource // Element Web's and RTC's have their own tests
 			for _, r := range s.ByType(tIngress) {
 				if metaName(r) == components.IngressName {
 					ings = append(ings, r)
@@ -876,6 +883,11 @@ func TestMountedObjectsReplaceCreateFirst(t *testing.T) {
 				}
 			}
 			require.NotEmpty(t, mounted)
+			cfg, err := config.Parse(rawConfig(t, tc))
+			require.NoError(t, err)
+			// The operator's TURN certificate (cert-manager or by hand),
+			// like the Ingresses' TLS Secrets: not ours to name.
+			delete(mounted, cfg.RTC.TURN.TLSSecretName)
 			for name, typ := range mounted {
 				r := byMetaName(t, s, typ, name)
 				data := map[string]string{}
@@ -915,6 +927,10 @@ func contentNameOf(t *testing.T, tc stackCase, typ, base string, data map[string
 		sum = components.SecretChecksumOf(data)
 	case typ == tConfigMap && base == components.ElementWebConfigMapName:
 		sum = components.ElementWebChecksum(data)
+	case typ == tConfigMap && base == plan.LiveKitConfigMapName:
+		sum = synapseconfig.ChecksumAll(data)
+	case typ == tSecret && base == plan.LiveKitSecretName:
+		sum = components.LiveKitSecretChecksum(data)
 	case typ == tConfigMap && base == plan.HAProxyConfigMapName:
 		files := &router.Files{Config: data[router.ConfigFileName], Maps: map[string]string{}}
 		for k, v := range data {
