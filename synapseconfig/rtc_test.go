@@ -228,8 +228,20 @@ func TestHomeserverRTC(t *testing.T) {
 				t.Errorf("%s: matrix_rtc = %v", name, hsOn["matrix_rtc"])
 			}
 
-			// Off: none of it, and the rest identical.
-			for _, k := range append([]string{"experimental_features"}, rtcHomeserverKeys...) {
+			// Off: none of it, and the rest identical (MAS's own
+			// experimental features stay).
+			expOff, _ := hsOff["experimental_features"].(map[string]any)
+			expOn, _ := hsOn["experimental_features"].(map[string]any)
+			for _, f := range RTCExperimentalFeatures {
+				if _, ok := expOff[f]; ok {
+					t.Errorf("%s: rtc off but experimental_features has %s", name, f)
+				}
+				delete(expOn, f)
+			}
+			if len(expOn) == 0 {
+				delete(hsOn, "experimental_features")
+			}
+			for _, k := range rtcHomeserverKeys {
 				if _, ok := hsOff[k]; ok {
 					t.Errorf("%s: rtc off but homeserver.yaml has %s", name, k)
 				}
