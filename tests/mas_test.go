@@ -1,0 +1,100 @@
+package tests
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"synapse/components"
+	"synapse/config"
+	"synapse/plan"
+)
+
+const tDatabase = "kubernetes:postgresql.cnpg.io/v1:Database"
+
+// TestMASStartupOrder: Postgres (the Cluster and MAS's Database) → the
+// syn2mas guard → MAS's config check → MAS → Synapse main → the first
+// admin; nothing of MAS without mas.enabled.
+func TestMASStartupOrder(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []stackCase{
+		{name: "prod", file: "prod"},
+		{name: "dev-mas", file: "dev", overrides: map[string]string{"mas": `{"enabled":true}`}},
+		{name: "prod-migrated", file: "prod", overrides: map[string]string{"mas": `{"existingUsersMigrated":true}`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, p := deploy(t, tc)
+			cfg, err := config.Parse(rawConfig(t, tc))
+			require.NoError(t, err)
+			cluster := byMetaName(t, s, tCluster, plan.PostgresClusterName)
+			db := s.MustGet(t, tDatabase, "postgres-mas-database")
+			check := s.MustGet(t, tJob, "mas-config-check")
+			mas := byMetaName(t, s, tDeployment, plan.MASName)
+			main := byMetaName(t, s, tStatefulSet, plan.MainName)
+			admin := s.MustGet(t, tJob, "matrix-first-admin-job")
+			edges := [][2]string{
+				{db.URN, cluster.URN}, {check.URN, db.URN}, {mas.URN, check.URN},
+				{main.URN, mas.URN}, {admin.URN, main.URN}, {admin.URN, mas.URN},
+			}
+			guard, hasGuard := s.Get(tJob, "mas-syn2mas-guard")
+			assert.Equal(t, !cfg.MAS.ExistingUsersMigrated, hasGuard, "the guard runs unless existing users were migrated")
+			if hasGuard {
+				edges = append(edges, [2]string{guard.URN, cluster.URN}, [2]string{check.URN, guard.URN})
+			}
+			for _, e := range edges {
+				a, _ := s.ByURN(e[0])
+				b, _ := s.ByURN(e[1])
+				assert.True(t, s.DependsOnTransitively(e[0], e[1]), "%s must wait for %s", a.Name, b.Name)
+			}
+			// MAS's pods: migrate first, then the server that refuses an
+			// unmigrated schema, on the plan's ports, config and Secret
+			// mounted read-only.
+			spec := dig(mas.Inputs, "spec", "template", "spec")
+			inits := digList(spec, "initContainers")
+			require.Len(t, inits, 1)
+			assert.Equal(t, []any{"database", "migrate", "--config", "/config/config.yaml"}, dig(inits[0], "args"))
+			server := digList(spec, "containers")[0]
+			assert.Equal(t, []any{"server", "--no-migrate", "--config", "/config/config.yaml"}, dig(server, "args"))
+			proc, _ := p.MAS()
+			for _, port := range digList(server, "ports") {
+				assert.Equal(t, float64(proc.Port(digString(port, "name"))), dig(port, "containerPort"))
+			}
+			assert.Equal(t, float64(cfg.MAS.Replicas), dig(mas.Inputs, "spec", "replicas"))
+		})
+	}
+}
+
+func TestNoMASWithoutMAS(t *testing.T) {
+	t.Parallel()
+	s, _ := deploy(t, stackCase{name: "prod-nomas", file: "prod", overrides: map[string]string{"mas": `{"enabled":false}`}})
+	for _, r := range s.Resources {
+		assert.False(t, strings.HasPrefix(r.Name, "mas-") || r.Name == "mas" || r.Type == tDatabase, "%s %s exists with mas.enabled=false", r.Type, r.Name)
+	}
+	// The first admin is then Synapse's, by shared-secret registration.
+	job := s.MustGet(t, tJob, "matrix-first-admin-job")
+	c := digList(job.Inputs, "spec", "template", "spec", "containers")[0]
+	assert.Contains(t, strings.Join(toStrings(digList(c, "command")), " "), "register_new_matrix_user --exists-ok --admin")
+}
+
+// TestFirstAdminSecret: the password is generated into its own Secret,
+// reaches the Job only by reference, and the stack output says how to read
+// it without holding it.
+func TestFirstAdminSecret(t *testing.T) {
+	t.Parallel()
+	s, _ := deploy(t, stackCase{name: "prod", file: "prod"})
+	sec := byMetaName(t, s, tSecret, components.FirstAdminSecretName)
+	assert.Contains(t, sec.SecretPaths, "stringData")
+	assert.Equal(t, "admin", digString(sec.Inputs, "stringData", "username"))
+	job := s.MustGet(t, tJob, "matrix-first-admin-job")
+	c := digList(job.Inputs, "spec", "template", "spec", "containers")[0]
+	assert.Equal(t, "ghcr.io/element-hq/matrix-authentication-service:1.24.0-debug", digString(c, "image"))
+	for _, e := range digList(c, "env") {
+		if digString(e, "name") == "ADMIN_PASSWORD" {
+			assert.Empty(t, digString(e, "value"))
+			assert.Equal(t, components.FirstAdminSecretName, digString(e, "valueFrom", "secretKeyRef", "name"))
+		}
+	}
+}
