@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"strings"
 
 	"synapse/config"
 )
@@ -79,6 +80,32 @@ func (p *Plan) addMAS(c *config.Config) {
 	b := Backend{Name: MASName, Process: mas.Name, Balance: BalanceRoundRobin, Ordinal: -1}
 	p.addBackend(b)
 	p.Routes = append([]Route{{Pattern: masCompatPattern, Backend: b.Name}}, p.Routes...)
+	// Requests for MAS's own host that reach HAProxy (a stack without an
+	// Ingress: one port-forward serves every *.localhost host) go to MAS
+	// whatever their path. Behind an Ingress, MAS's host never reaches
+	// HAProxy.
+	p.HostRoutes = append(p.HostRoutes, HostRoute{Host: c.MAS.Host, Backend: b.Name})
+}
+
+// HostRoute sends every request for Host (the Host header without its
+// port, case-insensitive) to Backend, before any path route.
+type HostRoute struct {
+	Host    string
+	Backend string
+}
+
+// MatchHost is Match with the request's Host header: a host route wins.
+func (p *Plan) MatchHost(host, method, path string, since bool) string {
+	h := strings.ToLower(host)
+	if i := strings.LastIndex(h, ":"); i >= 0 && !strings.Contains(h[i:], "]") {
+		h = h[:i]
+	}
+	for _, r := range p.HostRoutes {
+		if r.Host == h {
+			return r.Backend
+		}
+	}
+	return p.Match(method, path, since)
 }
 
 // Targets are every process HAProxy may send to: the Synapse processes,

@@ -187,8 +187,10 @@ type Plan struct {
 	MediaBackgroundWorker string
 	Backends              []Backend
 	Routes                []Route
-	MainBackend           string
-	DatabasePool          config.DatabasePool
+	// HostRoutes go before Routes: a host of its own that reaches HAProxy.
+	HostRoutes   []HostRoute
+	MainBackend  string
+	DatabasePool config.DatabasePool
 }
 
 // MainName is the name of the main process's workload and Service.

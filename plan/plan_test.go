@@ -234,10 +234,10 @@ func TestRoutesAgreeWithSynapse(t *testing.T) {
 
 func TestMaxConnections(t *testing.T) {
 	all := stacks(t)
-	// dev: main, persister, 4 writers, media, synchrotron, generic: 9 × 10
-	// + 50 (dev runs without MAS).
-	if got := Build(all["dev"]).MaxConnections(); got != 9*10+50 {
-		t.Errorf("dev max_connections = %d, want %d", got, 9*10+50)
+	// dev: main, persister, 4 writers, media, synchrotron, generic: 9 × 10,
+	// MAS's one replica × its pool of 10, + 50.
+	if got := Build(all["dev"]).MaxConnections(); got != 9*10+10+50 {
+		t.Errorf("dev max_connections = %d, want %d", got, 9*10+10+50)
 	}
 	// With MAS, its replicas × its pool of 10 on top.
 	c := *all["dev"]

@@ -502,3 +502,36 @@ func TestLiveWellKnown(t *testing.T) {
 		})
 	}
 }
+
+// TestLiveHostRoutes: a request for MAS's own host goes to MAS whatever
+// its path (a stack without an Ingress serves every host through one
+// port-forward to HAProxy), the Host header's port and case aside; other
+// hosts follow the path routes. haproxy and plan.MatchHost agree.
+func TestLiveHostRoutes(t *testing.T) {
+	p := router.LoadPlan(t, "../Pulumi.prod.yaml", nil)
+	if len(p.HostRoutes) == 0 {
+		t.Fatal("prod runs MAS: want a host route")
+	}
+	l := routertest.StartLocal(t, p, routertest.Options{})
+	for _, c := range []struct{ host, method, uri, want string }{
+		{"auth.example.org", "GET", "/account/", "mas"},
+		{"auth.example.org:8008", "GET", "/.well-known/openid-configuration", "mas"},
+		{"AUTH.example.org", "POST", "/oauth2/token", "mas"},
+		{"auth.example.org", "GET", "/_matrix/client/v3/sync", "mas"},
+		{"matrix.example.org", "GET", "/account/", "main"},
+		{"matrix.example.org", "GET", "/_matrix/client/v3/sync", "synchrotron-user"},
+		{"matrix.example.org", "POST", "/_matrix/client/v3/login", "mas"},
+		{"auth.example.org.evil.org", "GET", "/account/", "main"},
+	} {
+		if got := p.MatchHost(c.host, c.method, c.uri, false); got != c.want {
+			t.Errorf("plan.MatchHost(%s %s %s) = %s, want %s", c.host, c.method, c.uri, got, c.want)
+		}
+		a, err := l.Do(c.method, c.uri, http.Header{"Host": {c.host}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Backend != c.want {
+			t.Errorf("Host %s: %s %s served by %q, want %s", c.host, c.method, c.uri, a.Backend, c.want)
+		}
+	}
+}

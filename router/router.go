@@ -80,6 +80,9 @@ const (
 	ResolversName = "kube"
 )
 
+// hostName is what a host route may name (it is written into haproxy.cfg).
+var hostName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`)
+
 // Ports are the router's container ports, by name.
 var Ports = []plan.Port{{Name: PortNameHTTP, Port: PortHTTP}, {Name: PortNameStats, Port: PortStats}}
 
@@ -160,6 +163,15 @@ func Render(p *plan.Plan, opts Options) (*Files, error) {
 	}
 	for _, r := range rt.rules {
 		r.MapPath = path.Join(opts.ConfigDir, r.Map)
+	}
+	for i, h := range p.HostRoutes {
+		if !known[h.Backend] {
+			return nil, fmt.Errorf("router: plan.HostRoutes[%d] (%s): backend %q is not in the config", i, h.Host, h.Backend)
+		}
+		if !hostName.MatchString(h.Host) {
+			return nil, fmt.Errorf("router: plan.HostRoutes[%d]: %q is not a lower-case DNS name", i, h.Host)
+		}
+		data.HostRules = append(data.HostRules, h)
 	}
 	paths := make([]string, 0, len(opts.WellKnown))
 	for p := range opts.WellKnown {

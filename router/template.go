@@ -15,6 +15,7 @@ type cfgData struct {
 	Resolver   string
 	ResolvName string
 	WellKnown  []wellKnownData
+	HostRules  []plan.HostRoute
 }
 
 type wellKnownData struct{ Path, File string }
@@ -92,6 +93,11 @@ frontend http
 {{- range .WellKnown}}
     # Matrix discovery, answered here (Synapse's serve_server_wellknown is off).
     http-request return status 200 content-type application/json hdr Access-Control-Allow-Origin "*" file {{.File}} if { path {{.Path}} }
+{{- end}}
+{{- range .HostRules}}
+    # {{.Host}} is a service of its own (its Ingress sends it there directly;
+    # without an Ingress, its host reaches HAProxy through the port-forward).
+    use_backend {{.Backend}} if { req.hdr(host),field(1,:),lower -m str {{.Host}} }
 {{- end}}
     # Route lookup: one map per class of request (method, since), the
     # classes mutually exclusive; the first matching line of the map names

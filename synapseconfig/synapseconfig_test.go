@@ -227,7 +227,7 @@ func TestWellKnown(t *testing.T) {
 		// the server's openid/userinfo through /.well-known/matrix/server.
 		{"prod", map[string]string{"federation": `{"enabled":false}`}, `{"m.homeserver":{"base_url":"https://matrix.example.org"},"org.matrix.msc2965.authentication":{"account":"https://auth.example.org/account/","issuer":"https://auth.example.org/"},` + prodFoci + `}`, `{"m.server":"matrix.example.org:443"}`},
 		{"prod", map[string]string{"federation": `{"enabled":false}`, "rtc": `{"enabled":false}`, "mas": `{"enabled":false}`}, `{"m.homeserver":{"base_url":"https://matrix.example.org"}}`, ""},
-		{"dev", nil, `{"m.homeserver":{"base_url":"http://matrix.localhost:8008"}}`, ""},
+		{"dev", nil, `{"m.homeserver":{"base_url":"http://matrix.localhost:8008"},"org.matrix.msc2965.authentication":{"account":"http://auth.matrix.localhost:8008/account/","issuer":"http://auth.matrix.localhost:8008/"}}`, ""},
 	} {
 		c, _, _ := load(t, tc.stack, tc.override)
 		wk := WellKnown(c)

@@ -226,6 +226,9 @@ func (l *Local) Do(method, uri string, hdr http.Header) (Answer, error) {
 	for k, v := range hdr {
 		req.Header[k] = v
 	}
+	if h := hdr.Get("Host"); h != "" {
+		req.Host = h // net/http sends req.Host, not a Host header
+	}
 	resp, err := l.Client.Do(req)
 	if err != nil {
 		return Answer{}, err
