@@ -101,38 +101,13 @@ func NewElementAdmin(ctx *pulumi.Context, name string, args *ElementAdminArgs, o
 	if err != nil {
 		return nil, err
 	}
-	c.Service, err = corev1.NewService(ctx, name+"-service", &corev1.ServiceArgs{
-		Metadata: meta(),
-		Spec: &corev1.ServiceSpecArgs{
-			Type:     pulumi.String("ClusterIP"),
-			Selector: ElementAdminSelector(),
-			Ports: corev1.ServicePortArray{corev1.ServicePortArgs{
-				Name: pulumi.String(ElementAdminPortName), Port: pulumi.Int(ElementAdminServicePort),
-				TargetPort: pulumi.String(ElementAdminPortName), Protocol: pulumi.String("TCP"),
-			}},
-		},
-	}, pulumi.Parent(c))
+	c.Service, c.Ingress, err = newWebFront(ctx, name, c, webFront{
+		Namespace: args.Namespace, Config: cfg, Name: ElementAdminName, Component: ComponentElementAdmin,
+		PortName: ElementAdminPortName, ServicePort: ElementAdminServicePort, Replicas: replicas,
+		Host: cfg.Admin.Host, TLSSecret: cfg.Admin.TLSSecretName, Deployment: c.Deployment,
+	})
 	if err != nil {
 		return nil, err
-	}
-	if replicas > 1 {
-		if _, err := newPDB(ctx, name+"-pdb", meta(),
-			&metav1.LabelSelectorArgs{MatchLabels: ElementAdminSelector()}, c); err != nil {
-			return nil, err
-		}
-	}
-	if cfg.Ingress.Enabled {
-		c.Ingress, err = networkingv1.NewIngress(ctx, name+"-ingress", &networkingv1.IngressArgs{
-			Metadata: &metav1.ObjectMetaArgs{
-				Name: pulumi.String(ElementAdminName), Namespace: args.Namespace,
-				Labels:      MetaLabels(ElementAdminName, ComponentElementAdmin),
-				Annotations: pulumi.ToStringMap(cfg.Ingress.Annotations),
-			},
-			Spec: ownHostIngressSpec(cfg, cfg.Admin.Host, cfg.Admin.TLSSecretName, ElementAdminName, ElementAdminPortName),
-		}, pulumi.Parent(c), pulumi.DependsOn([]pulumi.Resource{c.Deployment, c.Service}))
-		if err != nil {
-			return nil, err
-		}
 	}
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"host": pulumi.String(cfg.Admin.Host)}); err != nil {
 		return nil, err

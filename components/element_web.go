@@ -121,38 +121,13 @@ func NewElementWeb(ctx *pulumi.Context, name string, args *ElementWebArgs, opts 
 	if err != nil {
 		return nil, err
 	}
-	c.Service, err = corev1.NewService(ctx, name+"-service", &corev1.ServiceArgs{
-		Metadata: meta(ElementWebName),
-		Spec: &corev1.ServiceSpecArgs{
-			Type:     pulumi.String("ClusterIP"),
-			Selector: ElementWebSelector(),
-			Ports: corev1.ServicePortArray{corev1.ServicePortArgs{
-				Name: pulumi.String(ElementWebPortName), Port: pulumi.Int(ElementWebServicePort),
-				TargetPort: pulumi.String(ElementWebPortName), Protocol: pulumi.String("TCP"),
-			}},
-		},
-	}, pulumi.Parent(c))
+	c.Service, c.Ingress, err = newWebFront(ctx, name, c, webFront{
+		Namespace: args.Namespace, Config: args.Config, Name: ElementWebName, Component: ComponentElementWeb,
+		PortName: ElementWebPortName, ServicePort: ElementWebServicePort, Replicas: ec.Replicas,
+		Host: ec.Host, TLSSecret: ec.TLSSecretName, Deployment: c.Deployment,
+	})
 	if err != nil {
 		return nil, err
-	}
-	if ec.Replicas > 1 {
-		if _, err := newPDB(ctx, name+"-pdb", meta(ElementWebName),
-			&metav1.LabelSelectorArgs{MatchLabels: ElementWebSelector()}, c); err != nil {
-			return nil, err
-		}
-	}
-	if args.Config.Ingress.Enabled {
-		c.Ingress, err = networkingv1.NewIngress(ctx, name+"-ingress", &networkingv1.IngressArgs{
-			Metadata: &metav1.ObjectMetaArgs{
-				Name: pulumi.String(ElementWebName), Namespace: args.Namespace,
-				Labels:      MetaLabels(ElementWebName, ComponentElementWeb),
-				Annotations: pulumi.ToStringMap(args.Config.Ingress.Annotations),
-			},
-			Spec: ownHostIngressSpec(args.Config, ec.Host, ec.TLSSecretName, ElementWebName, ElementWebPortName),
-		}, pulumi.Parent(c), pulumi.DependsOn([]pulumi.Resource{c.Deployment, c.Service}))
-		if err != nil {
-			return nil, err
-		}
 	}
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
 		"host":      pulumi.String(ec.Host),
