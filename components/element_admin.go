@@ -10,6 +10,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"synapse/config"
+	"synapse/plan"
 )
 
 // ElementAdminType is the token of the Element Admin component.
@@ -17,10 +18,10 @@ const ElementAdminType = "synapse:index:ElementAdmin"
 
 // Names of Element Admin's objects and its port.
 const (
-	ElementAdminName        = "element-admin"
+	ElementAdminName        = plan.ElementAdminName
 	ComponentElementAdmin   = "admin-client"
 	ElementAdminPortName    = "http"
-	ElementAdminServicePort = 80
+	ElementAdminServicePort = plan.WebAppServicePort
 )
 
 // Facts of the element-admin image (github.com/element-hq/element-admin,
@@ -36,7 +37,7 @@ const (
 // GET /health answers 200 (docker/default.conf); ess-helm probes it.
 const (
 	ElementAdminUID        = 101
-	ElementAdminHealthPath = "/health"
+	ElementAdminHealthPath = plan.ElementAdminHealthPath
 	elementAdminPort       = 8080
 	elementAdminTmpLimit   = "10Mi"
 )
@@ -65,15 +66,6 @@ func ElementAdminSelector() pulumi.StringMap {
 	return Labels(ElementAdminName, ComponentElementAdmin)
 }
 
-// elementAdminReplicas: one pod on a laptop; elsewhere two, so that a node
-// drain or a rollout never takes the console down (with a PDB).
-func elementAdminReplicas(c *config.Config) int {
-	if c.Tier == "laptop" {
-		return 1
-	}
-	return 2
-}
-
 // NewElementAdmin creates Element Admin (call it only with admin.enabled,
 // which config validation allows only with mas.enabled).
 func NewElementAdmin(ctx *pulumi.Context, name string, args *ElementAdminArgs, opts ...pulumi.ResourceOption) (*ElementAdmin, error) {
@@ -92,7 +84,7 @@ func NewElementAdmin(ctx *pulumi.Context, name string, args *ElementAdminArgs, o
 		return &metav1.ObjectMetaArgs{Name: pulumi.String(ElementAdminName), Namespace: args.Namespace,
 			Labels: MetaLabels(ElementAdminName, ComponentElementAdmin)}
 	}
-	replicas := elementAdminReplicas(cfg)
+	replicas := plan.ElementAdminReplicas(cfg)
 	var err error
 	c.Deployment, err = appsv1.NewDeployment(ctx, name+"-deployment", &appsv1.DeploymentArgs{
 		Metadata: meta(),

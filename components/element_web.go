@@ -10,6 +10,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"synapse/config"
+	"synapse/plan"
 	"synapse/synapseconfig"
 )
 
@@ -18,13 +19,13 @@ const ElementWebType = "synapse:index:ElementWeb"
 
 // Names of Element Web's objects and its port.
 const (
-	ElementWebName = "element-web"
+	ElementWebName = plan.ElementWebName
 	// ElementWebConfigMapName is the base of the config.json ConfigMap's
 	// name (contentName adds a hash of its data).
 	ElementWebConfigMapName = ElementWebName + "-config"
 	ComponentElementWeb     = "web-client"
 	ElementWebPortName      = "http"
-	ElementWebServicePort   = 80
+	ElementWebServicePort   = plan.WebAppServicePort
 )
 
 // Facts of the element-web image (github.com/element-hq/element-web,
@@ -47,7 +48,7 @@ const (
 	elementWebPort        = 8080
 	elementWebConfigMount = "/app/" + synapseconfig.ElementWebConfigFile
 	// elementWebProbePath is what the image's own HEALTHCHECK fetches.
-	elementWebProbePath = "/config.json"
+	elementWebProbePath = plan.ElementWebHealthPath
 )
 
 // elementWebWritable are the emptyDirs (volume name → mount path).

@@ -70,7 +70,18 @@ type Process struct {
 	// server; kube-proxy spreads), not pod by pod: a stateless service
 	// where no request needs a particular pod (MAS).
 	ViaService bool
+	// HealthPath is what HAProxy's checks fetch ("" = HealthPath,
+	// Synapse's and MAS's).
+	HealthPath string
 	Namespace  string
+}
+
+// Health is the path that answers 200 while the process serves.
+func (p Process) Health() string {
+	if p.HealthPath != "" {
+		return p.HealthPath
+	}
+	return HealthPath
 }
 
 // MaxReplicas is the most instances the pool can run.
@@ -267,6 +278,7 @@ func Build(c *config.Config) *Plan {
 	sort.Slice(p.InstanceMap, func(i, j int) bool { return p.InstanceMap[i].Name < p.InstanceMap[j].Name })
 	p.buildRoutes(specs)
 	p.addMAS(c)
+	p.addWebApps(c)
 	return p
 }
 

@@ -27,6 +27,9 @@ type backendData struct {
 	// HashType is set for hash-balanced backends.
 	HashType string
 	Servers  []string
+	// Health is the path HAProxy's checks fetch (Synapse's /health, or
+	// the service's own).
+	Health string
 }
 
 // Hash keys. The user key is the access token's user part; the others are
@@ -105,7 +108,7 @@ func buildBackends(p *plan.Plan, opts Options) ([]*backendData, error) {
 		procs[proc.Name] = proc
 	}
 
-	mainBE := &backendData{Name: p.MainBackend, Balance: "roundrobin",
+	mainBE := &backendData{Name: p.MainBackend, Balance: "roundrobin", Health: main.Health(),
 		Comments: []string{fmt.Sprintf("%s (%s): everything no worker list names", main.Role, main.Name)}}
 	mainBE.Servers = serverLines(mainBE.Name, main, -1, false, opts)
 	out := []*backendData{mainBE}
@@ -143,7 +146,7 @@ func buildBackends(p *plan.Plan, opts Options) ([]*backendData, error) {
 			setup, balance, ht = nil, "roundrobin", ""
 			why = fmt.Sprintf("pinned to instance %d", b.Ordinal)
 		}
-		be := &backendData{Name: b.Name, Setup: setup, Balance: balance, HashType: ht,
+		be := &backendData{Name: b.Name, Setup: setup, Balance: balance, HashType: ht, Health: proc.Health(),
 			Comments: []string{fmt.Sprintf("%s (%s): %s", proc.Role, proc.Name, why)}}
 		if ht != "" && proc.Kind != plan.StatefulSet && opts.Servers == nil {
 			be.Comments = append(be.Comments,

@@ -535,3 +535,32 @@ func TestLiveHostRoutes(t *testing.T) {
 		}
 	}
 }
+
+// TestLiveWebAppHostRoutes: with Element Web and Element Admin on, their
+// hosts reach them through HAProxy too (dev's one port-forward), and
+// their servers are up on their own health paths.
+func TestLiveWebAppHostRoutes(t *testing.T) {
+	p := router.LoadPlan(t, "../Pulumi.dev.yaml", func(raw map[string]string) {
+		raw["elementWeb"] = `{"enabled":true}`
+		raw["admin"] = `{"enabled":true}`
+	})
+	l := routertest.StartLocal(t, p, routertest.Options{})
+	for _, c := range []struct{ host, uri, want string }{
+		{"element.matrix.localhost:8008", "/config.json", "element-web"},
+		{"element.matrix.localhost", "/_matrix/client/v3/sync", "element-web"},
+		{"admin.matrix.localhost:8008", "/", "element-admin"},
+		{"auth.matrix.localhost:8008", "/account/", "mas"},
+		{"matrix.localhost:8008", "/config.json", "main"},
+	} {
+		if got := p.MatchHost(c.host, "GET", c.uri, false); got != c.want {
+			t.Errorf("plan.MatchHost(%s %s) = %s, want %s", c.host, c.uri, got, c.want)
+		}
+		a, err := l.Do("GET", c.uri, http.Header{"Host": {c.host}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Status != http.StatusOK || a.Backend != c.want {
+			t.Errorf("Host %s: GET %s served by %q (status %d), want %s", c.host, c.uri, a.Backend, a.Status, c.want)
+		}
+	}
+}

@@ -286,8 +286,13 @@ func TestServersComeFromThePlan(t *testing.T) {
 				if proc.Role == plan.RoleMediaRepository && len(backups) != 0 {
 					t.Errorf("%s: media must never fall back to main (enable_media_repo: false)", b.Name)
 				}
-				if !slices.Contains(lines, "option httpchk") || !slices.Contains(lines, "http-check send meth GET uri "+plan.HealthPath) {
-					t.Errorf("%s: no GET %s health check", b.Name, plan.HealthPath)
+				// Synapse and MAS answer /health; Element Web only its files.
+				health := plan.HealthPath
+				if proc.Role == plan.RoleElementWeb {
+					health = "/config.json"
+				}
+				if !slices.Contains(lines, "option httpchk") || !slices.Contains(lines, "http-check send meth GET uri "+health) {
+					t.Errorf("%s: no GET %s health check", b.Name, health)
 				}
 			}
 		})

@@ -24,7 +24,6 @@ func (cfgData) HealthURI() string     { return HealthURI }
 func (cfgData) StatsURI() string      { return StatsURI }
 func (cfgData) MetricsURI() string    { return MetricsURI }
 func (cfgData) HardStopAfter() int    { return HardStopAfterSeconds }
-func (cfgData) SynapseHealth() string { return plan.HealthPath }
 
 // The timeouts are sized for long-polling: a client's /sync (and /events)
 // waits up to its `timeout` parameter (30 s from most clients, more from
@@ -131,7 +130,7 @@ backend {{.Name}}
     {{.}}
 {{- end}}
     option httpchk
-    http-check send meth GET uri {{$.SynapseHealth}}
+    http-check send meth GET uri {{.Health}}
     http-check expect status 200
 {{- range .Servers}}
     {{.}}

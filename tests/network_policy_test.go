@@ -348,13 +348,25 @@ func buildNetWorld(t *testing.T, s *mockstack.Stack, p *plan.Plan, cfg *config.C
 		pod := serviceTarget(m[2])
 		hp, ok := pod.port(plan.PortNameHTTP)
 		require.True(t, ok, "haproxy.cfg server %s: %s has no %q port", m[0], pod.Name, plan.PortNameHTTP)
-		require.Equal(t, strconv.Itoa(hp.Port), m[4], "haproxy.cfg server %s: port", m[0])
-		if m[2] == plan.MASName {
-			// MAS is a public service of its own (its host on the
-			// Ingress), not a Synapse backend only HAProxy may reach.
-			add(roleMAS, pod)
+		if m[1] == "" {
+			// A Service's name (MAS, the web apps): the line names the
+			// Service's port, which reaches the pods' http port. These
+			// are public services of their own (their hosts on the
+			// Ingress), not Synapse backends only HAProxy may reach.
+			svc := byMetaName(t, s, tService, m[2])
+			var port string
+			for _, sp := range digList(svc.Inputs, "spec", "ports") {
+				if digString(sp, "targetPort") == plan.PortNameHTTP {
+					port = strconv.Itoa(int(dig(sp, "port").(float64)))
+				}
+			}
+			require.Equal(t, port, m[4], "haproxy.cfg server %s: the Service's port to the pods' http port", m[0])
+			if m[2] == plan.MASName {
+				add(roleMAS, pod)
+			}
 			continue
 		}
+		require.Equal(t, strconv.Itoa(hp.Port), m[4], "haproxy.cfg server %s: port", m[0])
 		if !containsPod(w.roles[roleBackends], pod) {
 			add(roleBackends, pod)
 		}
