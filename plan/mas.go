@@ -80,11 +80,13 @@ func (p *Plan) addMAS(c *config.Config) {
 	b := Backend{Name: MASName, Process: mas.Name, Balance: BalanceRoundRobin, Ordinal: -1}
 	p.addBackend(b)
 	p.Routes = append([]Route{{Pattern: masCompatPattern, Backend: b.Name}}, p.Routes...)
-	// Requests for MAS's own host that reach HAProxy (a stack without an
-	// Ingress: one port-forward serves every *.localhost host) go to MAS
-	// whatever their path. Behind an Ingress, MAS's host never reaches
-	// HAProxy.
-	p.HostRoutes = append(p.HostRoutes, HostRoute{Host: c.MAS.Host, Backend: b.Name})
+	// Without an Ingress (one port-forward serves every *.localhost
+	// host), requests for MAS's own host reach HAProxy: they go to MAS
+	// whatever their path. Behind an Ingress they never reach HAProxy,
+	// which then spends nothing on the Host header.
+	if !c.Ingress.Enabled {
+		p.HostRoutes = append(p.HostRoutes, HostRoute{Host: c.MAS.Host, Backend: b.Name})
+	}
 }
 
 // HostRoute sends every request for Host (the Host header without its

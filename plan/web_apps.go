@@ -30,8 +30,13 @@ func webApp(c *config.Config, role Role, name, health string, replicas int) Proc
 }
 
 // addWebApps puts Element Web and Element Admin (when on) behind host
-// routes. They serve no Matrix path: no path route names them.
+// routes, on stacks without an Ingress (behind one, their hosts go to
+// their Services directly). They serve no Matrix path: no path route
+// names them.
 func (p *Plan) addWebApps(c *config.Config) {
+	if c.Ingress.Enabled {
+		return
+	}
 	add := func(proc Process, host string) {
 		p.Services = append(p.Services, proc)
 		p.addBackend(Backend{Name: proc.Name, Process: proc.Name, Balance: BalanceRoundRobin, Ordinal: -1})

@@ -20,10 +20,10 @@ type cfgData struct {
 
 type wellKnownData struct{ Path, File string }
 
-func (cfgData) HealthURI() string     { return HealthURI }
-func (cfgData) StatsURI() string      { return StatsURI }
-func (cfgData) MetricsURI() string    { return MetricsURI }
-func (cfgData) HardStopAfter() int    { return HardStopAfterSeconds }
+func (cfgData) HealthURI() string  { return HealthURI }
+func (cfgData) StatsURI() string   { return StatsURI }
+func (cfgData) MetricsURI() string { return MetricsURI }
+func (cfgData) HardStopAfter() int { return HardStopAfterSeconds }
 
 // The timeouts are sized for long-polling: a client's /sync (and /events)
 // waits up to its `timeout` parameter (30 s from most clients, more from
