@@ -194,6 +194,14 @@ func NewMAS(ctx *pulumi.Context, name string, args *MASArgs, opts ...pulumi.Reso
 	if err != nil {
 		return nil, err
 	}
+	if c.Monitoring.Enabled {
+		// MAS's Prometheus metrics, on its internal listener (which the
+		// NetworkPolicy opens to the monitoring namespace only).
+		if _, err := newMonitor(ctx, name+"-servicemonitor", args.Namespace, plan.MASName, ComponentMAS, MASSelector(),
+			plan.PortNameMASInt, plan.MASMetricsPath, comp, comp.Service); err != nil {
+			return nil, err
+		}
+	}
 	if proc.Replicas > 1 {
 		if _, err := newPDB(ctx, name+"-pdb", meta(plan.MASName, ComponentMAS),
 			&metav1.LabelSelectorArgs{MatchLabels: selector}, comp); err != nil {
