@@ -101,7 +101,9 @@ func NewFirstAdmin(ctx *pulumi.Context, name string, args *FirstAdminArgs, opts 
 	labels := Labels(FirstAdminName, componentFirstAdmin)
 	var template *corev1.PodTemplateSpecArgs
 	if args.MAS != nil {
-		ctr := args.MAS.pod.container("register", "unused")
+		// MAS's mounts and security, its debug image, the script for
+		// command (it passes --config itself).
+		ctr := args.MAS.pod.container("register")
 		ctr.Image = pulumi.String(MASDebugImage(c.MAS.Image))
 		ctr.Command = pulumi.ToStringArray([]string{"/busybox/sh", "-c", masconfig.FirstAdminMASScript})
 		ctr.Args = nil

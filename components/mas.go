@@ -95,8 +95,8 @@ func NewMAS(ctx *pulumi.Context, name string, args *MASArgs, opts ...pulumi.Reso
 	if err := ctx.RegisterComponentResource(MASType, name, comp, opts...); err != nil {
 		return nil, err
 	}
-	meta := func(n, component string) *metav1.ObjectMetaArgs {
-		return &metav1.ObjectMetaArgs{Name: pulumi.String(n), Namespace: args.Namespace, Labels: MetaLabels(plan.MASName, component)}
+	meta := func(n string) *metav1.ObjectMetaArgs {
+		return &metav1.ObjectMetaArgs{Name: pulumi.String(n), Namespace: args.Namespace, Labels: MetaLabels(plan.MASName, ComponentMAS)}
 	}
 
 	secrets, err := masSecrets(ctx, name, c, args, comp)
@@ -117,7 +117,7 @@ func NewMAS(ctx *pulumi.Context, name string, args *MASArgs, opts ...pulumi.Reso
 	}
 	cmName := contentName(MASConfigMapName, sum)
 	cm, err := corev1.NewConfigMap(ctx, name+"-config", &corev1.ConfigMapArgs{
-		Metadata: meta(cmName, ComponentMAS),
+		Metadata: meta(cmName),
 		Data:     pulumi.ToStringMap(files),
 	}, pulumi.Parent(comp))
 	if err != nil {
@@ -151,10 +151,7 @@ func NewMAS(ctx *pulumi.Context, name string, args *MASArgs, opts ...pulumi.Reso
 	// pod; the server then refuses to start on a schema it does not know
 	// (--no-migrate) rather than racing another replica's migration.
 	server := pod.container(plan.MASName, "server", "--no-migrate")
-	server.Ports = corev1.ContainerPortArray{
-		corev1.ContainerPortArgs{Name: pulumi.String(plan.PortNameMASWeb), ContainerPort: pulumi.Int(proc.Port(plan.PortNameMASWeb)), Protocol: pulumi.String("TCP")},
-		corev1.ContainerPortArgs{Name: pulumi.String(plan.PortNameMASInt), ContainerPort: pulumi.Int(proc.Port(plan.PortNameMASInt)), Protocol: pulumi.String("TCP")},
-	}
+	server.Ports = containerPorts(proc)
 	probe := func(period, failures int) *corev1.ProbeArgs {
 		return &corev1.ProbeArgs{
 			HttpGet:          &corev1.HTTPGetActionArgs{Path: pulumi.String(plan.HealthPath), Port: pulumi.String(plan.PortNameMASInt)},
@@ -166,7 +163,7 @@ func NewMAS(ctx *pulumi.Context, name string, args *MASArgs, opts ...pulumi.Reso
 	server.ReadinessProbe, server.LivenessProbe = probe(5, 3), probe(10, 6)
 	selector := MASSelector()
 	comp.Deployment, err = appsv1.NewDeployment(ctx, name+"-deployment", &appsv1.DeploymentArgs{
-		Metadata: meta(plan.MASName, ComponentMAS),
+		Metadata: meta(plan.MASName),
 		Spec: &appsv1.DeploymentSpecArgs{
 			Replicas: pulumi.Int(proc.Replicas),
 			Selector: &metav1.LabelSelectorArgs{MatchLabels: selector},
@@ -179,16 +176,11 @@ func NewMAS(ctx *pulumi.Context, name string, args *MASArgs, opts ...pulumi.Reso
 		return nil, err
 	}
 	comp.Service, err = corev1.NewService(ctx, name+"-service", &corev1.ServiceArgs{
-		Metadata: meta(plan.MASName, ComponentMAS),
+		Metadata: meta(plan.MASName),
 		Spec: &corev1.ServiceSpecArgs{
 			Type:     pulumi.String("ClusterIP"),
 			Selector: selector,
-			Ports: corev1.ServicePortArray{
-				corev1.ServicePortArgs{Name: pulumi.String(plan.PortNameMASWeb), Port: pulumi.Int(proc.Port(plan.PortNameMASWeb)),
-					TargetPort: pulumi.String(plan.PortNameMASWeb), Protocol: pulumi.String("TCP")},
-				corev1.ServicePortArgs{Name: pulumi.String(plan.PortNameMASInt), Port: pulumi.Int(proc.Port(plan.PortNameMASInt)),
-					TargetPort: pulumi.String(plan.PortNameMASInt), Protocol: pulumi.String("TCP")},
-			},
+			Ports:    servicePorts(proc.Ports),
 		},
 	}, pulumi.Parent(comp))
 	if err != nil {
@@ -203,21 +195,15 @@ func NewMAS(ctx *pulumi.Context, name string, args *MASArgs, opts ...pulumi.Reso
 		}
 	}
 	if proc.Replicas > 1 {
-		if _, err := newPDB(ctx, name+"-pdb", meta(plan.MASName, ComponentMAS),
+		if _, err := newPDB(ctx, name+"-pdb", meta(plan.MASName),
 			&metav1.LabelSelectorArgs{MatchLabels: selector}, comp); err != nil {
 			return nil, err
 		}
 	}
 	comp.Ready = []pulumi.Resource{comp.Deployment, comp.Service}
 	if c.Ingress.Enabled {
-		comp.Ingress, err = networkingv1.NewIngress(ctx, name+"-ingress", &networkingv1.IngressArgs{
-			Metadata: &metav1.ObjectMetaArgs{
-				Name: pulumi.String(plan.MASName), Namespace: args.Namespace,
-				Labels:      MetaLabels(plan.MASName, ComponentMAS),
-				Annotations: pulumi.ToStringMap(c.Ingress.Annotations),
-			},
-			Spec: ownHostIngressSpec(c, c.MAS.Host, c.MAS.TLSSecretName, plan.MASName, plan.PortNameMASWeb),
-		}, pulumi.Parent(comp), pulumi.DependsOn(comp.Ready))
+		comp.Ingress, err = newOwnHostIngress(ctx, name, comp, args.Namespace, c, plan.MASName, ComponentMAS,
+			c.MAS.Host, c.MAS.TLSSecretName, plan.PortNameMASWeb, comp.Ready)
 		if err != nil {
 			return nil, err
 		}

@@ -56,11 +56,21 @@ func newWebFront(ctx *pulumi.Context, resourceName string, parent pulumi.Resourc
 	if !f.Config.Ingress.Enabled {
 		return svc, nil, nil
 	}
-	m := meta()
-	m.Annotations = pulumi.ToStringMap(f.Config.Ingress.Annotations)
-	ing, err := networkingv1.NewIngress(ctx, resourceName+"-ingress", &networkingv1.IngressArgs{
-		Metadata: m,
-		Spec:     ownHostIngressSpec(f.Config, f.Host, f.TLSSecret, f.Name, f.PortName),
-	}, pulumi.Parent(parent), pulumi.DependsOn([]pulumi.Resource{f.Deployment, svc}))
+	ing, err := newOwnHostIngress(ctx, resourceName, parent, f.Namespace, f.Config, f.Name, f.Component, f.Host, f.TLSSecret, f.PortName,
+		[]pulumi.Resource{f.Deployment, svc})
 	return svc, ing, err
+}
+
+// newOwnHostIngress is the Ingress (named name) that sends all of host to
+// the Service name's port, with ingress.className, ingress.annotations and
+// TLS with tlsSecret; it waits for deps (the pods behind it).
+func newOwnHostIngress(ctx *pulumi.Context, resourceName string, parent pulumi.Resource, ns pulumi.StringInput, c *config.Config,
+	name, component, host, tlsSecret, port string, deps []pulumi.Resource) (*networkingv1.Ingress, error) {
+	return networkingv1.NewIngress(ctx, resourceName+"-ingress", &networkingv1.IngressArgs{
+		Metadata: &metav1.ObjectMetaArgs{
+			Name: pulumi.String(name), Namespace: ns, Labels: MetaLabels(name, component),
+			Annotations: pulumi.ToStringMap(c.Ingress.Annotations),
+		},
+		Spec: ownHostIngressSpec(c, host, tlsSecret, name, port),
+	}, pulumi.Parent(parent), pulumi.DependsOn(deps))
 }

@@ -218,21 +218,10 @@ func validateMAS(el *errorList, c *Config, f facts) {
 	m := c.MAS
 	checkImage(el, "mas.image", m.Image)
 	checkImage(el, "admin.image", c.Admin.Image)
-	checkHost := func(key, host string, written bool, def string) {
-		if written && ingressHostProblem(host) != "" {
-			el.addf(key, host, "must be a lower-case DNS name such as %s.example.org, not an IP address (it defaults to %s.<serverName>)", def, def)
-		}
-		if written && host == c.Ingress.Host {
-			el.addf(key, host, "must differ from ingress.host: it has its own host, and the Matrix host's paths belong to HAProxy")
-		}
-	}
-	checkHost("mas.host", m.Host, f.masHost, "auth")
-	checkHost("admin.host", c.Admin.Host, f.adminHost, "admin")
-	for _, s := range []struct{ key, v string }{{"mas.tlsSecretName", m.TLSSecretName}, {"admin.tlsSecretName", c.Admin.TLSSecretName}} {
-		if s.v != "" && secretNameProblem(s.v) {
-			el.add(s.key, s.v, "must be a Secret name (lower-case DNS name)")
-		}
-	}
+	checkOwnHost(el, c, "mas.host", m.Host, f.masHost, "auth", "it has its own host")
+	checkOwnHost(el, c, "admin.host", c.Admin.Host, f.adminHost, "admin", "it has its own host")
+	checkSecretName(el, "mas.tlsSecretName", m.TLSSecretName)
+	checkSecretName(el, "admin.tlsSecretName", c.Admin.TLSSecretName)
 	if m.Enabled && !m.PasswordLogin && len(m.Upstream) == 0 {
 		el.add("mas.passwordLogin", "false", "with no mas.upstreamProviders nobody could sign in: keep password sign-in, or add an upstream provider")
 	}
@@ -252,3 +241,7 @@ func validateMAS(el *errorList, c *Config, f facts) {
 		el.add("mas.host", m.Host, "must differ from elementWeb.host")
 	}
 }
+
+// AccountURL is MAS's account management page (advertised in the
+// well-known, given in the sign-in instructions).
+func (m MAS) AccountURL() string { return strings.TrimSuffix(m.PublicBaseURL, "/") + "/account/" }

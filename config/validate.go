@@ -112,29 +112,37 @@ func validate(el *errorList, c *Config, f facts) {
 			el.add("ingress.className", c.Ingress.ClassName, "must be an IngressClass name (a lower-case DNS name such as nginx)")
 		}
 	}
-	if c.Ingress.TLSSecretName != "" {
-		if errs := validation.IsDNS1123Subdomain(c.Ingress.TLSSecretName); len(errs) > 0 {
-			el.add("ingress.tlsSecretName", c.Ingress.TLSSecretName, "must be a Secret name (lower-case DNS name)")
-		}
-	}
+	checkSecretName(el, "ingress.tlsSecretName", c.Ingress.TLSSecretName)
 	// Element Web: like ingress.host, a written host is checked even with
 	// Element Web off; the default (element.<serverName>) is judged only
 	// through serverName.
-	if f.elementHost {
-		if ingressHostProblem(c.ElementWeb.Host) != "" {
-			el.add("elementWeb.host", c.ElementWeb.Host, "must be a lower-case DNS name such as element.example.org, not an IP address (it defaults to element.<serverName>)")
-		}
-	}
-	if f.elementHost && c.ElementWeb.Host == c.Ingress.Host {
-		el.add("elementWeb.host", c.ElementWeb.Host, "must differ from ingress.host: Element Web has its own host, and the Matrix host's paths belong to HAProxy")
-	}
-	if c.ElementWeb.TLSSecretName != "" {
-		if errs := validation.IsDNS1123Subdomain(c.ElementWeb.TLSSecretName); len(errs) > 0 {
-			el.add("elementWeb.tlsSecretName", c.ElementWeb.TLSSecretName, "must be a Secret name (lower-case DNS name)")
-		}
-	}
+	checkOwnHost(el, c, "elementWeb.host", c.ElementWeb.Host, f.elementHost, "element", "Element Web has its own host")
+	checkSecretName(el, "elementWeb.tlsSecretName", c.ElementWeb.TLSSecretName)
 	if errs := validation.IsDNS1123Label(c.Monitoring.Namespace); len(errs) > 0 {
 		el.add("monitoring.namespace", c.Monitoring.Namespace, "must be a namespace name (lower-case letters, digits and hyphens)")
+	}
+}
+
+// checkOwnHost judges a host of its own (Element Web's, MAS's, the admin
+// console's) as the user wrote it: a DNS name (def is its default's first
+// label), not ingress.host (whose paths belong to HAProxy). who says whose
+// host it is.
+func checkOwnHost(el *errorList, c *Config, key, host string, written bool, def, who string) {
+	if !written {
+		return
+	}
+	if ingressHostProblem(host) != "" {
+		el.addf(key, host, "must be a lower-case DNS name such as %s.example.org, not an IP address (it defaults to %s.<serverName>)", def, def)
+	}
+	if host == c.Ingress.Host {
+		el.addf(key, host, "must differ from ingress.host: %s, and the Matrix host's paths belong to HAProxy", who)
+	}
+}
+
+// checkSecretName refuses a set Secret name that is not a DNS subdomain.
+func checkSecretName(el *errorList, key, name string) {
+	if name != "" && len(validation.IsDNS1123Subdomain(name)) > 0 {
+		el.add(key, name, "must be a Secret name (lower-case DNS name)")
 	}
 }
 
@@ -320,8 +328,4 @@ func streamNames() string {
 		names[i] = s.Name
 	}
 	return strings.Join(names, ", ")
-}
-
-func secretNameProblem(s string) bool {
-	return len(validation.IsDNS1123Subdomain(s)) > 0
 }

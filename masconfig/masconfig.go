@@ -9,7 +9,6 @@ package masconfig
 import (
 	"fmt"
 	"net/url"
-	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -173,14 +172,4 @@ func upstream(c *config.Config) []any {
 		})
 	}
 	return out
-}
-
-// Issuer is MAS's OAuth issuer (its public base, the default) and Account
-// its account page: what /.well-known/matrix/client advertises
-// (org.matrix.msc2965.authentication).
-func Issuer(c *config.Config) string { return c.MAS.PublicBaseURL }
-
-// Account is MAS's account management page.
-func Account(c *config.Config) string {
-	return strings.TrimSuffix(c.MAS.PublicBaseURL, "/") + "/account/"
 }

@@ -60,7 +60,7 @@ func (p *Plan) MAS() (Process, bool) {
 
 // ServiceHost is the DNS name of a service's Service.
 func (s Process) ServiceHost() string {
-	return fmt.Sprintf("%s.%s.svc.cluster.local", s.Name, s.Namespace)
+	return Service{Name: s.Name, Namespace: s.Namespace}.Host()
 }
 
 // ServiceURL is a service's in-cluster base URL through its Service's

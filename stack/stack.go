@@ -105,7 +105,7 @@ func Deploy(ctx *pulumi.Context) error {
 		mainDeps = append(mainDeps, mas.Ready...)
 		masSecret = mas.SynapseSecret
 		m, _ := p.MAS()
-		endpoints[plan.MASName] = pulumi.String(fmt.Sprintf("%s.%s.svc.cluster.local:%d", m.Name, m.Namespace, m.Port(plan.PortNameHTTP)))
+		endpoints[plan.MASName] = endpoint(plan.Service{Name: m.Name, Namespace: m.Namespace, Port: m.Port(plan.PortNameHTTP)})
 	}
 
 	// Main migrates the schema: it starts once the data plane is ready,
@@ -235,7 +235,7 @@ func signInOutput(cfg *config.Config) pulumi.StringMap {
 	if cfg.ElementWeb.Enabled {
 		where = siblingURL(cfg, cfg.ElementWeb.Host)
 	} else if cfg.MAS.Enabled {
-		where = cfg.MAS.PublicBaseURL + "account/"
+		where = cfg.MAS.AccountURL()
 	}
 	out := pulumi.StringMap{
 		"username": pulumi.String(fmt.Sprintf("@%s:%s", cfg.Admin.Username, cfg.ServerName)),

@@ -385,7 +385,7 @@ func WellKnown(c *config.Config) map[string]string {
 	if c.MAS.Enabled {
 		clientDoc["org.matrix.msc2965.authentication"] = map[string]string{
 			"issuer":  c.MAS.PublicBaseURL,
-			"account": strings.TrimSuffix(c.MAS.PublicBaseURL, "/") + "/account/",
+			"account": c.MAS.AccountURL(),
 		}
 	}
 	addRTCWellKnown(clientDoc, c)
