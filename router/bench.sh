@@ -15,11 +15,14 @@
 # whose synchrotron changed (ideal 1/(n+1)); max/mean is the busiest
 # synchrotron's users over the average, after growth.
 # BenchmarkThroughput: requests/s of the request table from 8 keep-alive
-# clients, through the generated prod config and through a one-backend
-# baseline (same global/defaults, no routing); /ratio interleaves the two in
-# chunks so that the machine's noise falls on both alike. "haproxy CPU" is
-# the haproxy process's CPU time per request (/proc schedstat): the cost of
-# the route table itself, steadier than wall time on a shared machine.
+# clients, through the generated prod config, through the same config routed
+# by a request header (same backends and servers, no route lookup: what
+# spreading over the plan's processes costs by itself) and through a
+# one-backend baseline (same global/defaults, no routing); /ratio interleaves
+# the three in chunks so that the machine's noise falls on all alike.
+# "haproxy CPU" is the haproxy process's CPU time per request (/proc
+# schedstat): the cost of the config itself, steadier than wall time on a
+# shared machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -94,15 +97,18 @@ END {
 			fmt(1.5 / (n + 1), 4), fmt(median(name SUBSEP "max/mean-load"), 3), rate(name SUBSEP "req/s")
 	}
 	print ""
-	print "| throughput | req/s (min–max) | haproxy CPU µs/req | generated/one-backend: req/s | generated/one-backend: haproxy CPU |"
-	print "|---|---|---|---|---|"
-	g = "BenchmarkThroughput/generated"; o = "BenchmarkThroughput/one-backend"; r = "BenchmarkThroughput/ratio"
-	printf "| generated (prod route table) | %s | %s | | |\n", rate(g SUBSEP "req/s"), fmt(median(g SUBSEP "haproxy-cpu-us/req"), 1)
-	printf "| one-backend baseline | %s | %s | | |\n", rate(o SUBSEP "req/s"), fmt(median(o SUBSEP "haproxy-cpu-us/req"), 1)
-	mg = median(g SUBSEP "req/s"); mo = median(o SUBSEP "req/s")
-	cg = median(g SUBSEP "haproxy-cpu-us/req"); co = median(o SUBSEP "haproxy-cpu-us/req")
-	printf "| separate runs (ratio of medians) | | | %s | %s |\n", mo == "" || mg == "" ? "–" : fmt(mg / mo, 3), co == "" || cg == "" ? "–" : fmt(cg / co, 3)
-	printf "| interleaved (/ratio), median (min–max) | %s vs %s | | %s | %s |\n",
-		rate(r SUBSEP "generated-req/s"), rate(r SUBSEP "one-backend-req/s"),
-		spread(r SUBSEP "generated/one-backend"), spread(r SUBSEP "cpu-generated/one-backend")
+	print "| throughput, separate runs | req/s (min–max) | haproxy CPU µs/req |"
+	print "|---|---|---|"
+	g = "BenchmarkThroughput/generated"; h = "BenchmarkThroughput/header-routed"; o = "BenchmarkThroughput/one-backend"; r = "BenchmarkThroughput/ratio"
+	printf "| generated (prod route table) | %s | %s |\n", rate(g SUBSEP "req/s"), fmt(median(g SUBSEP "haproxy-cpu-us/req"), 1)
+	printf "| header-routed (same backends, no route lookup) | %s | %s |\n", rate(h SUBSEP "req/s"), fmt(median(h SUBSEP "haproxy-cpu-us/req"), 1)
+	printf "| one-backend baseline | %s | %s |\n", rate(o SUBSEP "req/s"), fmt(median(o SUBSEP "haproxy-cpu-us/req"), 1)
+	print ""
+	print "| interleaved (/ratio), median (min–max) | throughput | haproxy CPU per request |"
+	print "|---|---|---|"
+	split("generated/one-backend header-routed/one-backend generated/header-routed", pairs, " ")
+	for (k = 1; k <= 3; k++)
+		printf "| %s | %s | %s |\n", pairs[k], spread(r SUBSEP pairs[k]), spread(r SUBSEP "cpu-" pairs[k])
+	printf "| req/s: generated, header-routed, one-backend | %s; %s; %s | |\n",
+		rate(r SUBSEP "generated-req/s"), rate(r SUBSEP "header-routed-req/s"), rate(r SUBSEP "one-backend-req/s")
 }' "$OUT"

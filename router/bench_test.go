@@ -48,6 +48,9 @@ const (
 	// benchWorkers is the number of concurrent clients, each on one
 	// keep-alive connection.
 	benchWorkers = 8
+	// benchBackendHeader names the backend a throughput request must reach
+	// (see headerRoutedConfig).
+	benchBackendHeader = "X-Bench-Backend"
 )
 
 // syncPlan is an xlarge plan (MinIO, S3 media image) whose synchrotron pool
@@ -419,7 +422,9 @@ func BenchmarkSyncRemap(b *testing.B) {
 // throughputMix is the request table (prod's column), each request with
 // the credentials a real client sends: a Synapse access token for the
 // client API (users drawn from 64), an X-Matrix header for federation.
-// The table weighs every path alike.
+// The table weighs every path alike. Every request also names the backend
+// that must serve it in benchBackendHeader, for the header-routed config;
+// the others ignore it, and all three parse the same bytes.
 func throughputMix(p *plan.Plan) []benchReq {
 	rng := rand.New(rand.NewSource(6))
 	var mix []benchReq
@@ -432,7 +437,9 @@ func throughputMix(p *plan.Plan) []benchReq {
 			} else {
 				hdr = bearer(synapseToken(rng, fmt.Sprintf("user%05d", rng.Intn(64))))
 			}
-			mix = append(mix, newBenchReq(c.Method, c.URI, hdr, p.Match(c.Method, c.Path(), c.Since())))
+			want := p.Match(c.Method, c.Path(), c.Since())
+			hdr.Set(benchBackendHeader, want)
+			mix = append(mix, newBenchReq(c.Method, c.URI, hdr, want))
 		}
 	}
 	return mix
@@ -473,12 +480,65 @@ backend one
 	}
 }
 
+// headerRoutedConfig is the generated config with its route lookup taken
+// out: every use_backend of the client frontend (the map lookups and any
+// host rules) is replaced by one that takes the backend's name from
+// benchBackendHeader, which the client sets. Backends, servers, balancing
+// (hash keys included), logging and connection reuse are the generated
+// config's own. It is the floor of any route table for this plan: what
+// spreading the requests over the plan's processes costs by itself, next
+// to the one-backend baseline.
+func headerRoutedConfig(tb testing.TB, generated string) func(client, stats string) string {
+	lines := strings.Split(generated, "\n")
+	var dropped int
+	frontend := ""
+	for _, ln := range lines {
+		t := strings.TrimSpace(ln)
+		if ln != "" && ln[0] != ' ' && ln[0] != '#' {
+			frontend = t
+		}
+		if frontend == "frontend http" && strings.HasPrefix(t, "use_backend ") {
+			dropped++
+		}
+	}
+	if dropped == 0 {
+		tb.Fatal("generated config: no use_backend in `frontend http`")
+	}
+	return func(client, stats string) string {
+		var out []string
+		var binds int
+		frontend := ""
+		for _, ln := range lines {
+			t := strings.TrimSpace(ln)
+			if ln != "" && ln[0] != ' ' && ln[0] != '#' {
+				frontend = t
+			}
+			switch {
+			case strings.HasPrefix(t, "bind ") && frontend == "frontend http":
+				ln, binds = "    bind "+client+" name http", binds+1
+			case strings.HasPrefix(t, "bind ") && frontend == "frontend stats":
+				ln, binds = "    bind "+stats+" name stats", binds+1
+			case strings.HasPrefix(t, "use_backend ") && frontend == "frontend http":
+				continue
+			case strings.HasPrefix(t, "default_backend ") && frontend == "frontend http":
+				out = append(out, "    use_backend %[req.hdr("+strings.ToLower(benchBackendHeader)+")]")
+			}
+			out = append(out, ln)
+		}
+		if binds != 2 {
+			tb.Fatalf("generated config: %d bind lines in the http and stats frontends, want 2", binds)
+		}
+		return strings.Join(out, "\n")
+	}
+}
+
 // BenchmarkThroughput: requests per second through the prod config (the
-// generated route table, hashing, every prod backend) against a one-backend
-// baseline on the same haproxy binary and the same upstreams, from
-// benchWorkers keep-alive clients. /ratio interleaves the two in chunks, so
-// that the machine's noise falls on both alike; one op there is one request
-// to each.
+// generated route table, hashing, every prod backend), through the same
+// config routed by a request header instead (headerRoutedConfig: no route
+// lookup), and through a one-backend baseline, on the same haproxy binary
+// and the same upstreams, from benchWorkers keep-alive clients. /ratio
+// interleaves the three in chunks, so that the machine's noise falls on all
+// alike; one op there is one request to each.
 func BenchmarkThroughput(b *testing.B) {
 	routertest.HAProxy(b)
 	p := router.LoadPlan(b, "../Pulumi.prod.yaml", nil)
@@ -488,31 +548,34 @@ func BenchmarkThroughput(b *testing.B) {
 	if upstream == "" {
 		b.Fatal("no upstream for main")
 	}
+	hdr := routertest.StartConfig(b, headerRoutedConfig(b, gen.Files.Config), routertest.Options{})
 	one := routertest.StartConfig(b, oneBackendConfig(b, gen.Files.Config, upstream), routertest.Options{})
 	mix := throughputMix(p)
-	dg, d1 := newDriver(b, gen, mix), newDriver(b, one, mix)
-	// Both serve every request of the mix, each where it should.
-	if err := dg.check(func(r benchReq) string { return r.want }); err != nil {
-		b.Fatalf("generated config: %v", err)
-	}
-	// The baseline's one server is main's upstream, which names itself so.
-	if err := d1.check(func(benchReq) string { return p.MainBackend }); err != nil {
-		b.Fatalf("one-backend config: %v", err)
-	}
-	warm := func(b *testing.B, ds ...*driver) {
-		for _, d := range ds {
-			if err := d.run(2*len(mix), nil); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ResetTimer()
-	}
-	for _, c := range []struct {
+	configs := []struct {
 		name string
 		d    *driver
-	}{{"generated", dg}, {"one-backend", d1}} {
+		want func(benchReq) string
+	}{
+		{"generated", newDriver(b, gen, mix), func(r benchReq) string { return r.want }},
+		{"header-routed", newDriver(b, hdr, mix), func(r benchReq) string { return r.want }},
+		// The baseline's one server is main's upstream, which names itself so.
+		{"one-backend", newDriver(b, one, mix), func(benchReq) string { return p.MainBackend }},
+	}
+	// Each serves every request of the mix, each where it should.
+	for _, c := range configs {
+		if err := c.d.check(c.want); err != nil {
+			b.Fatalf("%s config: %v", c.name, err)
+		}
+	}
+	warm := func(b *testing.B, d *driver) {
+		if err := d.run(2*len(mix), nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, c := range configs {
 		b.Run(c.name, func(b *testing.B) {
 			warm(b, c.d)
+			b.ResetTimer()
 			cpu0, ok0 := c.d.cpu()
 			if err := c.d.run(b.N, nil); err != nil {
 				b.Fatal(err)
@@ -526,40 +589,47 @@ func BenchmarkThroughput(b *testing.B) {
 		})
 	}
 	b.Run("ratio", func(b *testing.B) {
-		warm(b, dg, d1)
-		const chunk = 1000
-		var tg, t1 time.Duration
-		cg0, okg0 := dg.cpu()
-		c10, ok10 := d1.cpu()
-		timed := func(d *driver, k int, sum *time.Duration) {
-			t0 := time.Now()
-			if err := d.run(k, nil); err != nil {
-				b.Fatal(err)
-			}
-			*sum += time.Since(t0)
+		for _, c := range configs {
+			warm(b, c.d)
 		}
+		b.ResetTimer()
+		const chunk = 1000
+		wall := make([]time.Duration, len(configs))
+		cpu := make([]time.Duration, len(configs))
+		cpuOK := true
 		for done, round := 0, 0; done < b.N; round++ {
 			k := min(chunk, b.N-done)
-			if round%2 == 0 {
-				timed(dg, k, &tg)
-				timed(d1, k, &t1)
-			} else {
-				timed(d1, k, &t1)
-				timed(dg, k, &tg)
+			// Each round starts with the next config, so that none always
+			// follows the same one.
+			for j := range configs {
+				i := (round + j) % len(configs)
+				d := configs[i].d
+				c0, ok0 := d.cpu()
+				t0 := time.Now()
+				if err := d.run(k, nil); err != nil {
+					b.Fatal(err)
+				}
+				wall[i] += time.Since(t0)
+				c1, ok1 := d.cpu()
+				cpu[i] += c1 - c0
+				cpuOK = cpuOK && ok0 && ok1
 			}
 			done += k
 		}
 		b.StopTimer()
-		cg1, okg1 := dg.cpu()
-		c11, ok11 := d1.cpu()
-		b.ReportMetric(float64(b.N)/tg.Seconds(), "generated-req/s")
-		b.ReportMetric(float64(b.N)/t1.Seconds(), "one-backend-req/s")
-		b.ReportMetric(t1.Seconds()/tg.Seconds(), "generated/one-backend")
-		if okg0 && ok10 && okg1 && ok11 && c11 > c10 {
-			// HAProxy CPU per request, generated over baseline: the cost of
-			// the route table itself, less sensitive than wall time to
-			// what else the machine runs.
-			b.ReportMetric(float64(cg1-cg0)/float64(c11-c10), "cpu-generated/one-backend")
+		for i, c := range configs {
+			b.ReportMetric(float64(b.N)/wall[i].Seconds(), c.name+"-req/s")
+		}
+		// Throughput ratios are inverse wall-time ratios; CPU ratios are
+		// HAProxy's CPU per request, the cost of the config itself, less
+		// sensitive than wall time to what else the machine runs.
+		for _, pair := range [][2]int{{0, 2}, {1, 2}, {0, 1}} {
+			x, y := pair[0], pair[1]
+			name := configs[x].name + "/" + configs[y].name
+			b.ReportMetric(wall[y].Seconds()/wall[x].Seconds(), name)
+			if cpuOK && cpu[y] > 0 {
+				b.ReportMetric(float64(cpu[x])/float64(cpu[y]), "cpu-"+name)
+			}
 		}
 	})
 }
