@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -490,37 +491,31 @@ backend one
 // to the one-backend baseline.
 func headerRoutedConfig(tb testing.TB, generated string) func(client, stats string) string {
 	lines := strings.Split(generated, "\n")
-	var dropped int
-	frontend := ""
-	for _, ln := range lines {
-		t := strings.TrimSpace(ln)
+	// section[i] is the header of the section line i is in ("frontend http").
+	section := make([]string, len(lines))
+	cur := ""
+	for i, ln := range lines {
 		if ln != "" && ln[0] != ' ' && ln[0] != '#' {
-			frontend = t
+			cur = strings.TrimSpace(ln)
 		}
-		if frontend == "frontend http" && strings.HasPrefix(t, "use_backend ") {
-			dropped++
-		}
+		section[i] = cur
 	}
-	if dropped == 0 {
-		tb.Fatal("generated config: no use_backend in `frontend http`")
+	if !slices.ContainsFunc(lines, func(ln string) bool { return strings.HasPrefix(strings.TrimSpace(ln), "use_backend ") }) {
+		tb.Fatal("generated config: no use_backend")
 	}
 	return func(client, stats string) string {
 		var out []string
 		var binds int
-		frontend := ""
-		for _, ln := range lines {
+		for i, ln := range lines {
 			t := strings.TrimSpace(ln)
-			if ln != "" && ln[0] != ' ' && ln[0] != '#' {
-				frontend = t
-			}
 			switch {
-			case strings.HasPrefix(t, "bind ") && frontend == "frontend http":
+			case strings.HasPrefix(t, "bind ") && section[i] == "frontend http":
 				ln, binds = "    bind "+client+" name http", binds+1
-			case strings.HasPrefix(t, "bind ") && frontend == "frontend stats":
+			case strings.HasPrefix(t, "bind ") && section[i] == "frontend stats":
 				ln, binds = "    bind "+stats+" name stats", binds+1
-			case strings.HasPrefix(t, "use_backend ") && frontend == "frontend http":
+			case strings.HasPrefix(t, "use_backend ") && section[i] == "frontend http":
 				continue
-			case strings.HasPrefix(t, "default_backend ") && frontend == "frontend http":
+			case strings.HasPrefix(t, "default_backend ") && section[i] == "frontend http":
 				out = append(out, "    use_backend %[req.hdr("+strings.ToLower(benchBackendHeader)+")]")
 			}
 			out = append(out, ln)
