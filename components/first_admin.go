@@ -104,7 +104,7 @@ func NewFirstAdmin(ctx *pulumi.Context, name string, args *FirstAdminArgs, opts 
 		// MAS's mounts and security, its debug image, the script for
 		// command (it passes --config itself).
 		ctr := args.MAS.pod.container("register")
-		ctr.Image = pulumi.String(MASDebugImage(c.MAS.Image))
+		ctr.Image = pulumi.String(c.MAS.DebugImage)
 		ctr.Command = pulumi.ToStringArray([]string{"/busybox/sh", "-c", masconfig.FirstAdminMASScript})
 		ctr.Args = nil
 		ctr.Env = env
@@ -153,14 +153,4 @@ func NewFirstAdmin(ctx *pulumi.Context, name string, args *FirstAdminArgs, opts 
 		return nil, err
 	}
 	return comp, nil
-}
-
-// MASDebugImage is the debug variant of a MAS release image (the same
-// build on distroless's debug base, with busybox at /busybox): the
-// release image has no shell to tell "created" from "already exists".
-func MASDebugImage(image string) string {
-	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") && !strings.Contains(image, "@") {
-		return image + "-debug"
-	}
-	return image
 }

@@ -247,7 +247,12 @@ func TestParseRejectsBadConfig(t *testing.T) {
 		{"bad annotation key", with("ingress", `{"annotations":{"bad key!":"x"}}`), []fe{{"ingress.annotations.bad key!", "x", "qualified names"}}},
 		{"annotation value a number", with("ingress", `{"annotations":{"nginx.ingress.kubernetes.io/proxy-read-timeout":3600}}`), []fe{{"ingress.annotations.nginx.ingress.kubernetes.io/proxy-read-timeout", "3600", "quote it"}}},
 		{"annotations a list", with("ingress", `{"annotations":["a"]}`), []fe{{"ingress.annotations", `["a"]`, "not a list"}}},
-		{"bad TLS secret name", with("ingress", `{"tlsSecretName":"TLS_Secret"}`), []fe{{"ingress.tlsSecretName", "TLS_Secret", "Secret name"}}},
+		{"bad TLS secret name", with("ingress", `{"tlsSecretName":"TLS_Secret"}`, "mas", `{"enabled":false}`), []fe{{"ingress.tlsSecretName", "TLS_Secret", "Secret name"}}},
+		// With TLS at the Ingress, every other host it serves needs its own
+		// certificate (mas is on by default).
+		{"MAS host without TLS behind a TLS ingress", with("ingress", `{"tlsSecretName":"matrix-tls"}`), []fe{{"mas.tlsSecretName", "", "auth.example.org needs a certificate of its own"}}},
+		{"every sibling host without TLS behind a TLS ingress", with("ingress", `{"tlsSecretName":"matrix-tls"}`, "elementWeb", `{"enabled":true}`, "admin", `{"enabled":true}`, "rtc", `{"enabled":true}`),
+			[]fe{{"elementWeb.tlsSecretName", "", "element.example.org needs a certificate"}, {"mas.tlsSecretName", "", "auth.example.org needs a certificate"}, {"admin.tlsSecretName", "", "admin.example.org needs a certificate"}, {"rtc.tlsSecretName", "", "rtc.example.org needs a certificate"}}},
 		// Element Web: checked even when off, like ingress.host.
 		{"element web host invalid while off", with("elementWeb", `{"host":"Bad_Host"}`), []fe{{"elementWeb.host", "Bad_Host", "lower-case DNS name such as element.example.org"}}},
 		{"element web host an IP address", with("elementWeb", `{"enabled":true,"host":"10.0.0.2"}`), []fe{{"elementWeb.host", "10.0.0.2", "not an IP address"}}},

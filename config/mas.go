@@ -21,6 +21,11 @@ type MAS struct {
 	Host          string
 	PublicBaseURL string
 	Image         string
+	// DebugImage is MAS's debug build of Image (the same release on
+	// distroless's debug base, with a busybox shell): the first-admin Job
+	// needs a shell. Image's tag + "-debug" unless given; "" when Image is
+	// pinned by digest and none is given (validation then refuses it).
+	DebugImage    string
 	Replicas      int
 	TLSSecretName string // "" = plain HTTP; its own Secret, as Host is not ingress.host
 	// PasswordLogin: local accounts sign in with a password (MAS
@@ -62,7 +67,7 @@ type Admin struct {
 const MASUpstreamSecretsKey = "masUpstreamClientSecrets"
 
 var (
-	masKeys      = []string{"enabled", "host", "image", "replicas", "tlsSecretName", "passwordLogin", "existingUsersMigrated", "upstreamProviders"}
+	masKeys      = []string{"enabled", "host", "image", "debugImage", "replicas", "tlsSecretName", "passwordLogin", "existingUsersMigrated", "upstreamProviders"}
 	upstreamKeys = []string{"name", "id", "issuer", "clientId", "humanName", "scope"}
 	adminKeys    = []string{"username", "enabled", "host", "image", "tlsSecretName"}
 )
@@ -93,6 +98,8 @@ func parseMAS(el *errorList, raw map[string]string, c *Config) {
 		TLSSecretName:         deref(o.str("tlsSecretName", "a Secret name"), ""),
 		ExistingUsersMigrated: deref(o.bool("existingUsersMigrated"), false),
 	}
+	debugImage := o.str("debugImage", "an image reference")
+	m.DebugImage = deref(debugImage, masDebugImage(m.Image))
 	if v, ok := o.field("upstreamProviders"); ok {
 		m.Upstream = upstreamProviders(el, v)
 	}
@@ -102,13 +109,39 @@ func parseMAS(el *errorList, raw map[string]string, c *Config) {
 	c.MAS = m
 
 	a := el.topObject(raw, "admin", adminKeys, "")
+	// The first admin signs in with a generated password: none by default
+	// when MAS has password sign-in off (an upstream account is made admin
+	// with mas-cli manage promote-admin instead).
+	username := a.str("username", "a user name (localpart)")
+	defaultAdmin := "admin"
+	if m.Enabled && !m.PasswordLogin {
+		defaultAdmin = ""
+	}
 	c.Admin = Admin{
-		Username:      deref(a.str("username", "a user name (localpart)"), "admin"),
+		Username:      deref(username, defaultAdmin),
 		Console:       deref(a.bool("enabled"), false),
 		Host:          deref(a.str("host", "a DNS name"), "admin."+c.ServerName),
 		Image:         deref(a.str("image", "an image reference"), DefaultElementAdminImage),
 		TLSSecretName: deref(a.str("tlsSecretName", "a Secret name"), ""),
 	}
+	if username != nil && *username != "" && m.Enabled && !m.PasswordLogin {
+		el.add("admin.username", *username, "the first admin signs in with a generated password, and MAS has password sign-in off (mas.passwordLogin): remove admin.username, and make an upstream account admin once it exists (mas-cli manage promote-admin <username>, README \"Accounts\")")
+	}
+	if debugImage != nil {
+		checkImage(el, "mas.debugImage", *debugImage)
+	} else if m.Enabled && c.Admin.Username != "" && strings.Contains(m.Image, "@") {
+		el.add("mas.debugImage", "", fmt.Sprintf("mas.image is pinned by digest (%s), and the first-admin Job runs MAS's debug build of the same release, which has a shell: give that image too (the release's <version>-debug tag, by digest if you like)", m.Image))
+	}
+}
+
+// masDebugImage is MAS's debug build of a release image: each release tag
+// X is also published as X-debug (same build on distroless's debug base).
+// A digest names one build and has no such sibling: "".
+func masDebugImage(image string) string {
+	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") && !strings.Contains(image, "@") {
+		return image + "-debug"
+	}
+	return ""
 }
 
 func upstreamProviders(el *errorList, v value) []UpstreamProvider {

@@ -39,6 +39,9 @@ func TestMASConfigRefused(t *testing.T) {
 		{"admin user name", map[string]string{"admin": `{"username":"Admin User"}`}, "admin.username"},
 		{"admin host same as MAS", map[string]string{"admin": `{"enabled":true,"host":"auth.example.org"}`}, "admin.host"},
 		{"admin null", map[string]string{"admin": `{"username":null}`}, "admin.username"},
+		{"first admin without password sign-in", map[string]string{"mas": `{"upstreamProviders":[` + kc + `]}`, "admin": `{"username":"root"}`}, "admin.username"},
+		{"mas image by digest without its debug image", map[string]string{"mas": `{"image":"ghcr.io/element-hq/matrix-authentication-service@sha256:` + strings.Repeat("a", 64) + `"}`}, "mas.debugImage"},
+		{"mas debug image latest", map[string]string{"mas": `{"debugImage":"ghcr.io/element-hq/matrix-authentication-service:latest"}`}, "mas.debugImage"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			raw := map[string]string{"serverName": "example.org", "publicBaseUrl": "https://matrix.example.org/"}
@@ -57,6 +60,37 @@ func TestMASConfigRefused(t *testing.T) {
 	}
 }
 
+// TestMASDebugImage: the first-admin Job's image is the release tag's
+// -debug sibling, or the one given; a digest needs one given, unless no
+// Job runs.
+func TestMASDebugImage(t *testing.T) {
+	digest := "ghcr.io/element-hq/matrix-authentication-service@sha256:" + strings.Repeat("a", 64)
+	for _, tc := range []struct {
+		name string
+		raw  map[string]string
+		want string
+	}{
+		{"tag", map[string]string{"mas": `{"image":"registry.example.org/mas:1.24.0"}`}, "registry.example.org/mas:1.24.0-debug"},
+		{"registry with a port", map[string]string{"mas": `{"image":"registry.example.org:5000/mas:1.24.0"}`}, "registry.example.org:5000/mas:1.24.0-debug"},
+		{"digest and its debug image", map[string]string{"mas": `{"image":"` + digest + `","debugImage":"registry.example.org/mas@sha256:` + strings.Repeat("b", 64) + `"}`}, "registry.example.org/mas@sha256:" + strings.Repeat("b", 64)},
+		{"digest and no first admin", map[string]string{"mas": `{"image":"` + digest + `"}`, "admin": `{"username":""}`}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := map[string]string{"serverName": "example.org"}
+			for k, v := range tc.raw {
+				raw[k] = v
+			}
+			c, err := Parse(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.MAS.DebugImage != tc.want {
+				t.Errorf("mas debug image %q, want %q", c.MAS.DebugImage, tc.want)
+			}
+		})
+	}
+}
+
 func TestMASDefaults(t *testing.T) {
 	c, err := Parse(map[string]string{"serverName": "example.org", "tier": "small", "minio": `{"enabled":true}`, "mediaImage": "r.io/s3:1",
 		"mas": `{"upstreamProviders":[{"name":"keycloak","issuer":"https://kc.example.org/realms/m","clientId":"mas"}]}`})
@@ -67,8 +101,13 @@ func TestMASDefaults(t *testing.T) {
 	if !m.Enabled || m.Host != "auth.example.org" || m.Replicas != 2 || m.PasswordLogin || m.PublicBaseURL != "https://auth.example.org/" {
 		t.Errorf("MAS defaults %+v", m)
 	}
-	if c.Admin.Username != "admin" || c.Admin.Console || c.Admin.Host != "admin.example.org" {
+	// Password sign-in is off (an upstream provider signs people in): no
+	// first admin with a generated password.
+	if c.Admin.Username != "" || c.Admin.Console || c.Admin.Host != "admin.example.org" {
 		t.Errorf("admin defaults %+v", c.Admin)
+	}
+	if m.DebugImage != DefaultMASImage+"-debug" {
+		t.Errorf("debug image %q, want the release tag's -debug sibling", m.DebugImage)
 	}
 	id := m.Upstream[0].ID
 	if !regexp.MustCompile(`^[0-7][0-9A-HJKMNP-TV-Z]{25}$`).MatchString(id) || id != ProviderULID("keycloak") || id == ProviderULID("google") {

@@ -118,6 +118,7 @@ func validate(el *errorList, c *Config, f facts) {
 	// through serverName.
 	checkOwnHost(el, c, "elementWeb.host", c.ElementWeb.Host, f.elementHost, "element", "Element Web has its own host")
 	checkSecretName(el, "elementWeb.tlsSecretName", c.ElementWeb.TLSSecretName)
+	checkSiblingTLS(el, c)
 	if errs := validation.IsDNS1123Label(c.Monitoring.Namespace); len(errs) > 0 {
 		el.add("monitoring.namespace", c.Monitoring.Namespace, "must be a namespace name (lower-case letters, digits and hyphens)")
 	}
@@ -136,6 +137,33 @@ func checkOwnHost(el *errorList, c *Config, key, host string, written bool, def,
 	}
 	if host == c.Ingress.Host {
 		el.addf(key, host, "must differ from ingress.host: %s, and the Matrix host's paths belong to HAProxy", who)
+	}
+}
+
+// checkSiblingTLS: when the Ingress serves ingress.host with a TLS
+// Secret, every other host it serves (Element Web, MAS, the admin
+// console, calls) needs one too. Without it the Ingress has no TLS section
+// for that host, and the controller answers https on it with its default
+// certificate (ingress-nginx's is a self-signed "Fake Certificate"), which
+// browsers and Element X refuse: sign-in would break with no error at
+// `pulumi up`. A wildcard certificate's Secret may be given for several.
+func checkSiblingTLS(el *errorList, c *Config) {
+	if !c.Ingress.Enabled || c.Ingress.TLSSecretName == "" {
+		return
+	}
+	for _, s := range []struct {
+		on         bool
+		key, host  string
+		secretName string
+	}{
+		{c.ElementWeb.Enabled, "elementWeb.tlsSecretName", c.ElementWeb.Host, c.ElementWeb.TLSSecretName},
+		{c.MAS.Enabled, "mas.tlsSecretName", c.MAS.Host, c.MAS.TLSSecretName},
+		{c.MAS.Enabled && c.Admin.Console, "admin.tlsSecretName", c.Admin.Host, c.Admin.TLSSecretName},
+		{c.RTC.Enabled, "rtc.tlsSecretName", c.RTC.Host, c.RTC.TLSSecretName},
+	} {
+		if s.on && s.secretName == "" {
+			el.addf(s.key, "", "ingress.tlsSecretName is set, so the Ingress serves https, and %s needs a certificate of its own (the one for %s does not cover it): name its TLS Secret (a wildcard certificate's may serve several hosts)", s.host, c.Ingress.Host)
+		}
 	}
 }
 

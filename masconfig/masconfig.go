@@ -167,7 +167,7 @@ func upstream(c *config.Config) []any {
 			"claims_imports": map[string]any{
 				"localpart":   map[string]any{"action": "require", "template": "{{ user.preferred_username }}"},
 				"displayname": map[string]any{"action": "suggest", "template": "{{ user.name }}"},
-				"email":       map[string]any{"action": "suggest", "template": "{{ user.email }}", "set_email_verification": "import"},
+				"email":       map[string]any{"action": "suggest", "template": "{{ user.email }}"},
 			},
 		})
 	}

@@ -122,7 +122,9 @@ func TestRenderedConfig(t *testing.T) {
 	if doc.Passwords["enabled"] != false {
 		t.Errorf("with an upstream provider and no passwordLogin, passwords %v", doc.Passwords)
 	}
-	if admins := doc.Policy.Data["admin_users"]; len(admins.([]any)) != 1 || admins.([]any)[0] != "admin" {
+	// Password sign-in off: no first admin (an upstream account is
+	// promoted with mas-cli instead).
+	if admins := doc.Policy.Data["admin_users"]; len(admins.([]any)) != 0 {
 		t.Errorf("admin_users %v", admins)
 	}
 	// No secret value in the file: only paths.
@@ -212,5 +214,97 @@ func BenchmarkRSAKey(b *testing.B) {
 		if _, err := deriveRSAKey(strings.Repeat("x", 63) + string(rune('a'+i%26))); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// masKeyPaths are the config.yaml keys this program may write, as MAS's
+// configuration reference (docs/reference/configuration.md) spells them;
+// [] is a list's items. MAS ignores a key it does not know without a
+// word, so a misspelt or retired key (claims_imports.email's
+// set_email_verification, gone in MAS 1.x) would silently do nothing:
+// this list is the check. policy.data is free-form (the policy's input).
+var masKeyPaths = []string{
+	"http.public_base",
+	"http.listeners[].name", "http.listeners[].binds[].address", "http.listeners[].resources[].name",
+	"database.host", "database.port", "database.database", "database.username", "database.password_file", "database.max_connections",
+	"matrix.kind", "matrix.homeserver", "matrix.endpoint", "matrix.secret_file",
+	"secrets.encryption_file", "secrets.keys[].kid", "secrets.keys[].key_file",
+	"passwords.enabled",
+	"account.password_registration_enabled",
+	"policy.data",
+	"telemetry.metrics.exporter",
+	"upstream_oauth2.providers[].id", "upstream_oauth2.providers[].issuer", "upstream_oauth2.providers[].human_name",
+	"upstream_oauth2.providers[].client_id", "upstream_oauth2.providers[].client_secret_file",
+	"upstream_oauth2.providers[].token_endpoint_auth_method", "upstream_oauth2.providers[].scope",
+	"upstream_oauth2.providers[].claims_imports.localpart.action", "upstream_oauth2.providers[].claims_imports.localpart.template",
+	"upstream_oauth2.providers[].claims_imports.displayname.action", "upstream_oauth2.providers[].claims_imports.displayname.template",
+	"upstream_oauth2.providers[].claims_imports.email.action", "upstream_oauth2.providers[].claims_imports.email.template",
+}
+
+// keyPaths lists the leaf key paths of a YAML document (policy.data as one).
+func keyPaths(prefix string, v any, out *[]string) {
+	switch v := v.(type) {
+	case map[string]any:
+		if prefix == "policy.data" {
+			*out = append(*out, prefix)
+			return
+		}
+		for k, x := range v {
+			p := k
+			if prefix != "" {
+				p = prefix + "." + k
+			}
+			keyPaths(p, x, out)
+		}
+	case []any:
+		for _, x := range v {
+			keyPaths(prefix+"[]", x, out)
+		}
+	default:
+		*out = append(*out, prefix)
+	}
+}
+
+// TestRenderedKeysAreMASKeys: every key of config.yaml, with every
+// optional section on (upstream providers, password sign-in, the first
+// admin), is one MAS reads.
+func TestRenderedKeysAreMASKeys(t *testing.T) {
+	c := parse(t, map[string]string{
+		"mas": `{"passwordLogin":true,"upstreamProviders":[{"name":"keycloak","issuer":"https://kc.example.org/realms/matrix","clientId":"mas"}]}`,
+	})
+	text, err := Render(c, plan.Build(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	keyPaths("", doc, &paths)
+	slices.Sort(paths)
+	paths = slices.Compact(paths)
+	for _, p := range paths {
+		if !slices.Contains(masKeyPaths, p) {
+			t.Errorf("config.yaml key %s is not one MAS reads (masKeyPaths)", p)
+		}
+	}
+	for _, want := range []string{"upstream_oauth2.providers[].client_secret_file", "policy.data", "passwords.enabled"} {
+		if !slices.Contains(paths, want) {
+			t.Errorf("config.yaml has no %s: the test no longer covers that section", want)
+		}
+	}
+	var policy struct {
+		Policy struct {
+			Data struct {
+				Admins []string `yaml:"admin_users"`
+			}
+		}
+	}
+	if err := yaml.Unmarshal([]byte(text), &policy); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(policy.Policy.Data.Admins, []string{"admin"}) {
+		t.Errorf("admin_users %v, want the first admin", policy.Policy.Data.Admins)
 	}
 }

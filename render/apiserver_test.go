@@ -48,7 +48,7 @@ func TestRealAPIServerAcceptsEveryObject(t *testing.T) {
 		{"prod", "prod", nil},
 		{"prod-federation-off", "prod", map[string]string{"federation": `{"enabled":false}`}},
 		// Three LiveKit replicas on node ports, their Redis, TURN over UDP.
-		{"prod-livekit-replicas", "prod", map[string]string{"rtc": `{"enabled":true,"livekit":{"replicas":3},"media":{"serviceType":"NodePort","externalAddress":"hostIP"},"turn":{"enabled":true}}`}},
+		{"prod-livekit-replicas", "prod", map[string]string{"rtc": `{"enabled":true,"tlsSecretName":"rtc-example-org-tls","livekit":{"replicas":3},"media":{"serviceType":"NodePort","externalAddress":"hostIP"},"turn":{"enabled":true}}`}},
 	}
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {

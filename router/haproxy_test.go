@@ -458,7 +458,7 @@ func TestLiveWellKnown(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			override := map[string]string{
 				"federation": fmt.Sprintf(`{"enabled":%v}`, tc.federation),
-				"rtc":        fmt.Sprintf(`{"enabled":%v,"host":"rtc.example.org"}`, tc.rtc),
+				"rtc":        fmt.Sprintf(`{"enabled":%v,"tlsSecretName":"rtc-example-org-tls","host":"rtc.example.org"}`, tc.rtc),
 			}
 			c, err := config.ParseStackFile("../Pulumi.prod.yaml", override)
 			if err != nil {

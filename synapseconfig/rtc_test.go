@@ -66,7 +66,7 @@ var rtcCases = []struct {
 }{
 	{"prod", "prod", nil},
 	{"prod-federation-off", "prod", map[string]string{"federation": `{"enabled":false}`}},
-	{"nodeport-three-replicas", "prod", map[string]string{"rtc": `{"enabled":true,"livekit":{"replicas":3},"media":{"serviceType":"NodePort","externalAddress":"hostIP"},"turn":{"enabled":true}}`}},
+	{"nodeport-three-replicas", "prod", map[string]string{"rtc": `{"enabled":true,"tlsSecretName":"rtc-example-org-tls","livekit":{"replicas":3},"media":{"serviceType":"NodePort","externalAddress":"hostIP"},"turn":{"enabled":true}}`}},
 	{"stun-no-turn", "dev", map[string]string{"rtc": `{"enabled":true}`}},
 }
 
@@ -168,7 +168,7 @@ func TestRTCAuthorizationEnv(t *testing.T) {
 	for _, tc := range []struct {
 		stack, url string
 	}{{"prod", "wss://rtc.example.org"}, {"dev", "ws://rtc.matrix.localhost"}} {
-		c, p, _ := load(t, tc.stack, map[string]string{"rtc": `{"enabled":true}`})
+		c, p, _ := load(t, tc.stack, map[string]string{"rtc": `{"enabled":true,"tlsSecretName":"rtc-example-org-tls"}`})
 		env := map[string]string{}
 		for _, e := range RTCAuthorizationEnv(c, p) {
 			env[e.Name] = e.Value
@@ -197,7 +197,7 @@ func TestHomeserverRTC(t *testing.T) {
 	for _, stack := range []string{"prod", "dev"} {
 		for _, fed := range []string{"true", "false"} {
 			override := map[string]string{"federation": `{"enabled":` + fed + `}`}
-			on := map[string]string{"rtc": `{"enabled":true}`}
+			on := map[string]string{"rtc": `{"enabled":true,"tlsSecretName":"rtc-example-org-tls"}`}
 			off := map[string]string{"rtc": `{"enabled":false}`}
 			maps.Copy(on, override)
 			maps.Copy(off, override)

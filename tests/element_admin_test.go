@@ -30,8 +30,11 @@ var elementAdminCases = append(append([]stackCase{}, stackCases...),
 		"mas": `{"enabled":true}`, "admin": `{"enabled":true}`}},
 	stackCase{name: "prod-admin", file: "prod", overrides: map[string]string{
 		"admin": `{"enabled":true,"tlsSecretName":"admin-example-org-tls"}`}},
+	// TLS ends in front of the Ingress (no ingress.tlsSecretName): no
+	// host needs a Secret of its own.
 	stackCase{name: "prod-admin-own-host-no-tls", file: "prod", overrides: map[string]string{
-		"admin": `{"enabled":true,"host":"console.example.org","image":"registry.example.org/element-admin:0.1.13"}`}},
+		"ingress": `{"enabled":true,"className":"nginx","host":"matrix.example.org","annotations":{"nginx.ingress.kubernetes.io/proxy-body-size":"100m"}}`,
+		"admin":   `{"enabled":true,"host":"console.example.org","image":"registry.example.org/element-admin:0.1.13"}`}},
 )
 
 // elementAdminOwned are the resources that carry Element Admin's name

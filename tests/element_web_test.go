@@ -25,7 +25,7 @@ func TestElementWeb(t *testing.T) {
 	cases := append(append([]stackCase{}, stackCases...),
 		stackCase{name: "dev-element-web", file: "dev", overrides: map[string]string{"elementWeb": `{"enabled":true}`}},
 		stackCase{name: "prod-element-web-off", file: "prod", overrides: map[string]string{"elementWeb": `{"enabled":false,"host":"element.example.org"}`}},
-		stackCase{name: "prod-element-web-one-replica", file: "prod", overrides: map[string]string{"elementWeb": `{"enabled":true,"replicas":1}`}},
+		stackCase{name: "prod-element-web-one-replica", file: "prod", overrides: map[string]string{"elementWeb": `{"enabled":true,"replicas":1,"tlsSecretName":"element-example-org-tls"}`}},
 	)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

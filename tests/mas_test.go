@@ -9,7 +9,9 @@ import (
 
 	"synapse/components"
 	"synapse/config"
+	"synapse/internal/mockstack"
 	"synapse/plan"
+	"synapse/stack"
 )
 
 const tDatabase = "kubernetes:postgresql.cnpg.io/v1:Database"
@@ -22,7 +24,7 @@ func TestMASStartupOrder(t *testing.T) {
 	for _, tc := range []stackCase{
 		{name: "prod", file: "prod"},
 		{name: "dev-mas", file: "dev", overrides: map[string]string{"mas": `{"enabled":true}`}},
-		{name: "prod-migrated", file: "prod", overrides: map[string]string{"mas": `{"existingUsersMigrated":true}`}},
+		{name: "prod-migrated", file: "prod", overrides: map[string]string{"mas": `{"existingUsersMigrated":true,"tlsSecretName":"auth-example-org-tls"}`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -97,4 +99,32 @@ func TestFirstAdminSecret(t *testing.T) {
 			assert.Equal(t, components.FirstAdminSecretName, digString(e, "valueFrom", "secretKeyRef", "name"))
 		}
 	}
+}
+
+// TestFirstAdminImageAndAbsence: a digest-pinned MAS runs the first-admin
+// Job on the debug image given with it; with password sign-in off there
+// is no first admin (no Job, no Secret, no output), as nobody could sign
+// in with its password.
+func TestFirstAdminImageAndAbsence(t *testing.T) {
+	t.Parallel()
+	digest := func(c string) string { return "@sha256:" + strings.Repeat(c, 64) }
+	s, _ := deploy(t, stackCase{name: "prod-mas-digest", file: "prod", overrides: map[string]string{
+		"mas": `{"tlsSecretName":"auth-example-org-tls","image":"registry.example.org/mas` + digest("a") + `","debugImage":"registry.example.org/mas` + digest("b") + `"}`}})
+	job := s.MustGet(t, tJob, "matrix-first-admin-job")
+	c := digList(job.Inputs, "spec", "template", "spec", "containers")[0]
+	assert.Equal(t, "registry.example.org/mas"+digest("b"), digString(c, "image"))
+
+	raw := rawConfig(t, stackCase{file: "prod", overrides: map[string]string{
+		"mas":                        `{"tlsSecretName":"auth-example-org-tls","upstreamProviders":[{"name":"keycloak","issuer":"https://kc.example.org/realms/matrix","clientId":"mas"}]}`,
+		config.MASUpstreamSecretsKey: `{"keycloak":"client-secret"}`,
+	}})
+	s, err := mockstack.Run(stack.Deploy, mockstack.Options{Project: config.Namespace, Stack: "prod", Config: mockConfig(raw),
+		SecretConfigKeys: []string{config.Namespace + ":" + config.MASUpstreamSecretsKey}})
+	require.NoError(t, err)
+	byMetaName(t, s, tDeployment, "mas") // MAS runs: it provisions upstream accounts
+	for _, r := range s.Resources {
+		assert.NotContains(t, metaName(r), "first-admin", "%s %s with password sign-in off", r.Type, r.Name)
+		assert.NotEqual(t, components.FirstAdminSecretName, metaName(r), "%s %s with password sign-in off", r.Type, r.Name)
+	}
+	assert.NotContains(t, s.Outputs, "firstAdmin")
 }

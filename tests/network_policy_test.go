@@ -672,7 +672,7 @@ func (w *netWorld) check(t *testing.T, f netFlow, src, dst []netPod) {
 
 // rtcNodePortReplicas: three LiveKit replicas on node ports (with their
 // Redis) and TURN over UDP.
-const rtcNodePortReplicas = `{"enabled":true,"livekit":{"replicas":3},"media":{"serviceType":"NodePort","externalAddress":"hostIP"},"turn":{"enabled":true}}`
+const rtcNodePortReplicas = `{"enabled":true,"tlsSecretName":"rtc-example-org-tls","livekit":{"replicas":3},"media":{"serviceType":"NodePort","externalAddress":"hostIP"},"turn":{"enabled":true}}`
 
 // TestNetworkPolicyFlows: the rendered NetworkPolicies allow every flow the
 // stack needs and deny the ones it does not; a pod that is no part of the
@@ -685,7 +685,7 @@ func TestNetworkPolicyFlows(t *testing.T) {
 		stackCase{name: "prod-without-backups", file: "prod", overrides: map[string]string{"postgres": `{"instances":3}`}},
 		stackCase{name: "dev-element-web", file: "dev", overrides: map[string]string{"elementWeb": `{"enabled":true}`}},
 		stackCase{name: "dev-element-admin", file: "dev", overrides: map[string]string{"mas": `{"enabled":true}`, "admin": `{"enabled":true}`}},
-		stackCase{name: "prod-element-admin", file: "prod", overrides: map[string]string{"admin": `{"enabled":true}`}},
+		stackCase{name: "prod-element-admin", file: "prod", overrides: map[string]string{"admin": `{"enabled":true,"tlsSecretName":"admin-example-org-tls"}`}},
 		stackCase{name: "prod-livekit-replicas", file: "prod", overrides: map[string]string{"rtc": rtcNodePortReplicas}},
 		stackCase{name: "prod-rtc-off", file: "prod", overrides: map[string]string{"rtc": `{"enabled":false}`}})
 	for _, tc := range cases {
