@@ -248,6 +248,18 @@ func TestParseRejectsBadConfig(t *testing.T) {
 		{"annotation value a number", with("ingress", `{"annotations":{"nginx.ingress.kubernetes.io/proxy-read-timeout":3600}}`), []fe{{"ingress.annotations.nginx.ingress.kubernetes.io/proxy-read-timeout", "3600", "quote it"}}},
 		{"annotations a list", with("ingress", `{"annotations":["a"]}`), []fe{{"ingress.annotations", `["a"]`, "not a list"}}},
 		{"bad TLS secret name", with("ingress", `{"tlsSecretName":"TLS_Secret"}`, "mas", `{"enabled":false}`), []fe{{"ingress.tlsSecretName", "TLS_Secret", "Secret name"}}},
+		{"server name label of 64 characters", with("serverName", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.example.org"), []fe{{"serverName", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.example.org", "at most 63 characters"}}},
+		{"server name of 237 characters", with("serverName", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.org"), []fe{{"serverName", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.org", "at most 230 characters"}}},
+		{"plain http behind a TLS ingress", with("publicBaseUrl", "http://matrix.example.org/", "ingress", `{"tlsSecretName":"matrix-tls"}`, "mas", `{"tlsSecretName":"auth-tls"}`), []fe{{"publicBaseUrl", "http://matrix.example.org/", "must be an https URL when ingress.tlsSecretName is set"}}},
+		{"monitoring in the stack's namespace", with("namespace", "matrix", "monitoring", `{"enabled":true,"namespace":"matrix"}`), []fe{{"monitoring.namespace", "matrix", "not the stack's"}}},
+		// One service per host: the error names the key the user wrote.
+		{"mas host is the RTC default", with("mas", `{"host":"rtc.example.org"}`, "rtc", `{"enabled":true}`), []fe{{"mas.host", "rtc.example.org", "must differ from rtc.host (the default rtc.<serverName>)"}}},
+		{"admin host is Element Web's", with("admin", `{"enabled":true,"host":"element.example.org"}`, "elementWeb", `{"enabled":true}`), []fe{{"admin.host", "element.example.org", "must differ from elementWeb.host (the default"}}},
+		{"element web host is the MAS default", with("elementWeb", `{"enabled":true,"host":"auth.example.org"}`), []fe{{"elementWeb.host", "auth.example.org", "must differ from mas.host (the default auth.<serverName>)"}}},
+		{"rtc host is the MAS default", with("rtc", `{"enabled":true,"host":"auth.example.org"}`), []fe{{"rtc.host", "auth.example.org", "must differ from mas.host"}}},
+		{"publicBaseUrl on the MAS default host", with("publicBaseUrl", "https://auth.example.org/"), []fe{{"mas.host", "auth.example.org", "must differ from ingress.host (the host of publicBaseUrl)"}}},
+		{"turn domain is the RTC host", with("rtc", `{"enabled":true,"turn":{"enabled":true,"domain":"rtc.example.org"}}`), []fe{{"rtc.turn.domain", "rtc.example.org", "must differ from rtc.host"}}},
+		{"element web on the server name's host", with("publicBaseUrl", "https://matrix.example.org/", "elementWeb", `{"enabled":true,"host":"example.org"}`), []fe{{"elementWeb.host", "example.org", "/.well-known/matrix/ must reach HAProxy"}}},
 		// With TLS at the Ingress, every other host it serves needs its own
 		// certificate (mas is on by default).
 		{"MAS host without TLS behind a TLS ingress", with("ingress", `{"tlsSecretName":"matrix-tls"}`), []fe{{"mas.tlsSecretName", "", "auth.example.org needs a certificate of its own"}}},

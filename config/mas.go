@@ -129,6 +129,9 @@ func parseMAS(el *errorList, raw map[string]string, c *Config) {
 	}
 	if debugImage != nil {
 		checkImage(el, "mas.debugImage", *debugImage)
+		if t, dt := imageTag(m.Image), imageTag(*debugImage); t != "" && dt != "" && dt != masDebugTag(t) {
+			el.addf("mas.debugImage", *debugImage, "must be the debug build of mas.image's release, tag %s (mas.image is %s): the first-admin Job's mas-cli writes to MAS's database, whose schema is the release's", masDebugTag(t), m.Image)
+		}
 	} else if m.Enabled && c.Admin.Username != "" && strings.Contains(m.Image, "@") {
 		el.add("mas.debugImage", "", fmt.Sprintf("mas.image is pinned by digest (%s), and the first-admin Job runs MAS's debug build of the same release, which has a shell: give that image too (the release's <version>-debug tag, by digest if you like)", m.Image))
 	}
@@ -138,8 +141,22 @@ func parseMAS(el *errorList, raw map[string]string, c *Config) {
 // X is also published as X-debug (same build on distroless's debug base).
 // A digest names one build and has no such sibling: "".
 func masDebugImage(image string) string {
+	t := imageTag(image)
+	if t == "" {
+		return ""
+	}
+	return strings.TrimSuffix(image, t) + masDebugTag(t)
+}
+
+// masDebugTag is the debug build's tag of a release tag (itself if it is
+// one already).
+func masDebugTag(tag string) string { return strings.TrimSuffix(tag, "-debug") + "-debug" }
+
+// imageTag is an image reference's tag, "" when it has none or is pinned
+// by digest.
+func imageTag(image string) string {
 	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") && !strings.Contains(image, "@") {
-		return image + "-debug"
+		return image[i+1:]
 	}
 	return ""
 }
@@ -150,6 +167,7 @@ func upstreamProviders(el *errorList, v value) []UpstreamProvider {
 		return nil
 	}
 	var out []UpstreamProvider
+	var idWritten []bool
 	for _, item := range items {
 		o := el.asObject(item, upstreamKeys, "")
 		if o == nil {
@@ -170,6 +188,7 @@ func upstreamProviders(el *errorList, v value) []UpstreamProvider {
 		case !providerName.MatchString(p.Name):
 			el.add(key+".name", p.Name, "must be 2–32 lower-case letters, digits and hyphens, starting with a letter")
 		}
+		written := p.ID != ""
 		if p.ID == "" && p.Name != "" {
 			p.ID = ProviderULID(p.Name)
 		} else if p.ID != "" && !ulid.MatchString(p.ID) {
@@ -188,6 +207,7 @@ func upstreamProviders(el *errorList, v value) []UpstreamProvider {
 			p.HumanName = p.Name
 		}
 		out = append(out, p)
+		idWritten = append(idWritten, written)
 	}
 	seen := map[string]bool{}
 	for i, p := range out {
@@ -195,6 +215,22 @@ func upstreamProviders(el *errorList, v value) []UpstreamProvider {
 			el.addf(fmt.Sprintf("%s[%d].name", v.key, i), p.Name, "must be unique among mas.upstreamProviders")
 		}
 		seen[p.Name] = true
+	}
+	// MAS keys providers, and the accounts linked to them, by ID: a second
+	// provider with the same ID would silently take the first one's place
+	// and its users' links.
+	ids := map[string]int{}
+	for i, p := range out {
+		j, dup := ids[p.ID]
+		if p.ID == "" || !dup {
+			ids[p.ID] = i
+			continue
+		}
+		if idWritten[i] {
+			el.addf(fmt.Sprintf("%s[%d].id", v.key, i), p.ID, "must be unique among mas.upstreamProviders: it is also provider %q's ID, and MAS keys providers and their users' links by ID", out[j].Name)
+		} else {
+			el.addf(fmt.Sprintf("%s[%d].name", v.key, i), p.Name, "derives the ID %s, which provider %q has too: give one of them another id (MAS keys providers and their users' links by ID)", p.ID, out[j].Name)
+		}
 	}
 	return out
 }
@@ -251,8 +287,8 @@ func validateMAS(el *errorList, c *Config, f facts) {
 	m := c.MAS
 	checkImage(el, "mas.image", m.Image)
 	checkImage(el, "admin.image", c.Admin.Image)
-	checkOwnHost(el, c, "mas.host", m.Host, f.masHost, "auth", "it has its own host")
-	checkOwnHost(el, c, "admin.host", c.Admin.Host, f.adminHost, "admin", "it has its own host")
+	checkOwnHost(el, "mas.host", m.Host, f.masHost, "auth")
+	checkOwnHost(el, "admin.host", c.Admin.Host, f.adminHost, "admin")
 	checkSecretName(el, "mas.tlsSecretName", m.TLSSecretName)
 	checkSecretName(el, "admin.tlsSecretName", c.Admin.TLSSecretName)
 	if m.Enabled && !m.PasswordLogin && len(m.Upstream) == 0 {
@@ -261,17 +297,20 @@ func validateMAS(el *errorList, c *Config, f facts) {
 	if !m.Enabled && (len(m.Upstream) > 0) {
 		el.add("mas.upstreamProviders", fmt.Sprintf("%d provider(s)", len(m.Upstream)), "upstream providers sign people in through MAS: set mas.enabled=true, or remove them")
 	}
-	if u := c.Admin.Username; u != "" && !localpart.MatchString(u) {
-		el.add("admin.username", u, "must be a Matrix localpart: 1–64 lower-case letters, digits and ._=/+- (or \"\" for no first admin)")
+	if u := c.Admin.Username; u != "" {
+		switch {
+		case !localpart.MatchString(u):
+			el.add("admin.username", u, "must be a Matrix localpart: 1–64 lower-case letters, digits and ._=/+- (or \"\" for no first admin)")
+		case strings.HasPrefix(u, "_"):
+			el.add("admin.username", u, "must not begin with _: Synapse reserves those names (application services) and refuses to register them")
+		case strings.Trim(u, "0123456789") == "":
+			el.add("admin.username", u, "must not be all digits: Synapse reserves numeric names for guests and refuses to register them")
+		case len("@"+u+":"+c.ServerName) > 255:
+			el.addf("admin.username", u, "makes the user ID @%s:%s longer than the 255 characters Matrix allows", u, c.ServerName)
+		}
 	}
 	if c.Admin.Console && !m.Enabled {
 		el.add("admin.enabled", "true", "the admin console (Element Admin) signs administrators in through MAS: it needs mas.enabled=true")
-	}
-	if m.Enabled && c.Admin.Console && c.Admin.Host == m.Host {
-		el.add("admin.host", c.Admin.Host, "must differ from mas.host")
-	}
-	if m.Enabled && c.ElementWeb.Enabled && c.ElementWeb.Host == m.Host {
-		el.add("mas.host", m.Host, "must differ from elementWeb.host")
 	}
 }
 

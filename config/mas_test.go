@@ -39,6 +39,12 @@ func TestMASConfigRefused(t *testing.T) {
 		{"admin user name", map[string]string{"admin": `{"username":"Admin User"}`}, "admin.username"},
 		{"admin host same as MAS", map[string]string{"admin": `{"enabled":true,"host":"auth.example.org"}`}, "admin.host"},
 		{"admin null", map[string]string{"admin": `{"username":null}`}, "admin.username"},
+		{"two providers with one written ID", map[string]string{"mas": `{"upstreamProviders":[{"name":"kc","id":"01JSHPZHAXC50QBKH67MH33TNF","issuer":"https://kc.example.org","clientId":"x"},{"name":"kc2","id":"01JSHPZHAXC50QBKH67MH33TNF","issuer":"https://kc2.example.org","clientId":"x"}]}`}, "mas.upstreamProviders[1].id"},
+		{"written ID equal to another's derived one", map[string]string{"mas": `{"upstreamProviders":[{"name":"kc2","id":"` + ProviderULID("kc") + `","issuer":"https://kc2.example.org","clientId":"x"},{"name":"kc","issuer":"https://kc.example.org","clientId":"x"}]}`}, "mas.upstreamProviders[1].name"},
+		{"admin user name reserved for application services", map[string]string{"admin": `{"username":"_admin"}`}, "admin.username"},
+		{"admin user name all digits", map[string]string{"admin": `{"username":"1234"}`}, "admin.username"},
+		{"mas debug image of another release", map[string]string{"mas": `{"debugImage":"ghcr.io/element-hq/matrix-authentication-service:0.12.0-debug"}`}, "mas.debugImage"},
+		{"mas debug image not MAS", map[string]string{"mas": `{"debugImage":"docker.io/library/busybox:1.36"}`}, "mas.debugImage"},
 		{"first admin without password sign-in", map[string]string{"mas": `{"upstreamProviders":[` + kc + `]}`, "admin": `{"username":"root"}`}, "admin.username"},
 		{"mas image by digest without its debug image", map[string]string{"mas": `{"image":"ghcr.io/element-hq/matrix-authentication-service@sha256:` + strings.Repeat("a", 64) + `"}`}, "mas.debugImage"},
 		{"mas debug image latest", map[string]string{"mas": `{"debugImage":"ghcr.io/element-hq/matrix-authentication-service:latest"}`}, "mas.debugImage"},
@@ -72,6 +78,8 @@ func TestMASDebugImage(t *testing.T) {
 	}{
 		{"tag", map[string]string{"mas": `{"image":"registry.example.org/mas:1.24.0"}`}, "registry.example.org/mas:1.24.0-debug"},
 		{"registry with a port", map[string]string{"mas": `{"image":"registry.example.org:5000/mas:1.24.0"}`}, "registry.example.org:5000/mas:1.24.0-debug"},
+		{"already the debug build", map[string]string{"mas": `{"image":"registry.example.org/mas:1.24.0-debug"}`}, "registry.example.org/mas:1.24.0-debug"},
+		{"a mirror's debug image of the same release", map[string]string{"mas": `{"image":"ghcr.io/element-hq/matrix-authentication-service:1.24.0","debugImage":"mirror.example.org/mas:1.24.0-debug"}`}, "mirror.example.org/mas:1.24.0-debug"},
 		{"digest and its debug image", map[string]string{"mas": `{"image":"` + digest + `","debugImage":"registry.example.org/mas@sha256:` + strings.Repeat("b", 64) + `"}`}, "registry.example.org/mas@sha256:" + strings.Repeat("b", 64)},
 		{"digest and no first admin", map[string]string{"mas": `{"image":"` + digest + `"}`, "admin": `{"username":""}`}, ""},
 	} {

@@ -205,7 +205,7 @@ func parse(raw map[string]string, secret map[string]bool) (*Config, error) {
 		Namespace: deref(mon.str("namespace", "a namespace name"), DefaultMonitoringNamespace),
 	}
 
-	validate(&el, c, facts{
+	f := facts{
 		publicBaseURL: raw["publicBaseUrl"] != "",
 		mediaImage:    raw["mediaImage"] != "",
 		ingressHost:   host != nil,
@@ -213,8 +213,10 @@ func parse(raw map[string]string, secret map[string]bool) (*Config, error) {
 		masHost:       hasField(raw, "mas", "host"),
 		adminHost:     hasField(raw, "admin", "host"),
 		countKeys:     countKeys,
-	})
+	}
+	validate(&el, c, f)
 	checkRTC(&el, c, rtcF)
+	checkHosts(&el, c, f, rtcF)
 	if len(el.errs) > 0 {
 		return nil, el.errs
 	}

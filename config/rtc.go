@@ -212,10 +212,6 @@ func checkRTC(el *errorList, c *Config, f rtcFacts) {
 		switch {
 		case ingressHostProblem(r.Host) != "":
 			el.add("rtc.host", r.Host, "must be a lower-case DNS name such as rtc.example.org, not an IP address (it defaults to rtc.<serverName>)")
-		case r.Host == c.Ingress.Host:
-			el.add("rtc.host", r.Host, "must differ from ingress.host: LiveKit's signalling is served at the root of its own host, and the Matrix host's paths belong to HAProxy")
-		case c.ElementWeb.Enabled && r.Host == c.ElementWeb.Host:
-			el.add("rtc.host", r.Host, "must differ from elementWeb.host: each has its own Ingress")
 		}
 	}
 	if f.turnDomain && ingressHostProblem(r.TURN.Domain) != "" {

@@ -40,6 +40,10 @@ func validate(el *errorList, c *Config, f facts) {
 		el.add("serverName", "", "set it to the Matrix server name, a DNS name such as example.org (it is part of every user ID and cannot change later)")
 	case len(validation.IsDNS1123Subdomain(c.ServerName)) > 0 || !strings.Contains(c.ServerName, "."):
 		el.add("serverName", c.ServerName, "must be a lower-case DNS name with at least one dot, such as example.org")
+	case slices.ContainsFunc(strings.Split(c.ServerName, "."), func(l string) bool { return len(l) > 63 }):
+		el.add("serverName", c.ServerName, "must be a DNS name whose labels (the parts between dots) are at most 63 characters: DNS cannot resolve a longer one")
+	case len(c.ServerName) > MaxServerNameLength:
+		el.addf("serverName", c.ServerName, "must be at most %d characters: the services' own hosts (element.<serverName>, auth.…) must fit DNS's 253, and user IDs (@user:<serverName>) Matrix's 255", MaxServerNameLength)
 	default:
 		serverNameOK = true
 	}
@@ -116,27 +120,33 @@ func validate(el *errorList, c *Config, f facts) {
 	// Element Web: like ingress.host, a written host is checked even with
 	// Element Web off; the default (element.<serverName>) is judged only
 	// through serverName.
-	checkOwnHost(el, c, "elementWeb.host", c.ElementWeb.Host, f.elementHost, "element", "Element Web has its own host")
+	checkOwnHost(el, "elementWeb.host", c.ElementWeb.Host, f.elementHost, "element")
 	checkSecretName(el, "elementWeb.tlsSecretName", c.ElementWeb.TLSSecretName)
 	checkSiblingTLS(el, c)
+	if baseOK && c.Ingress.Enabled && c.Ingress.TLSSecretName != "" && strings.HasPrefix(c.PublicBaseURL, "http:") {
+		el.add("publicBaseUrl", c.PublicBaseURL, "must be an https URL when ingress.tlsSecretName is set: clients (and MAS's sign-in pages, which would then also accept http redirect URIs) would start in clear text and send tokens and passwords before any redirect to https")
+	}
 	if errs := validation.IsDNS1123Label(c.Monitoring.Namespace); len(errs) > 0 {
 		el.add("monitoring.namespace", c.Monitoring.Namespace, "must be a namespace name (lower-case letters, digits and hyphens)")
+	} else if c.Monitoring.Enabled && c.Monitoring.Namespace == c.Namespace {
+		el.add("monitoring.namespace", c.Monitoring.Namespace, "must be Prometheus's namespace, not the stack's: the metrics ports admit every pod of monitoring.namespace, which would then include LiveKit and every other pod of the stack")
 	}
 }
 
+// MaxServerNameLength leaves room for the longest service host prefix
+// ("element.", 8 characters, under DNS's 253) and for a user ID of a
+// 16-character localpart (@…:, under Matrix's 255).
+const MaxServerNameLength = 230
+
 // checkOwnHost judges a host of its own (Element Web's, MAS's, the admin
 // console's) as the user wrote it: a DNS name (def is its default's first
-// label), not ingress.host (whose paths belong to HAProxy). who says whose
-// host it is.
-func checkOwnHost(el *errorList, c *Config, key, host string, written bool, def, who string) {
+// label). checkHosts judges it against the other hosts.
+func checkOwnHost(el *errorList, key, host string, written bool, def string) {
 	if !written {
 		return
 	}
 	if ingressHostProblem(host) != "" {
 		el.addf(key, host, "must be a lower-case DNS name such as %s.example.org, not an IP address (it defaults to %s.<serverName>)", def, def)
-	}
-	if host == c.Ingress.Host {
-		el.addf(key, host, "must differ from ingress.host: %s, and the Matrix host's paths belong to HAProxy", who)
 	}
 }
 

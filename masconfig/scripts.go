@@ -35,10 +35,13 @@ var GuardScript = strings.Join([]string{
 }, "\n")
 
 // FirstAdminMASScript creates the first admin in MAS once: an account
-// that exists (created by an earlier run, or a person) is left as it is,
-// password included. It runs in MAS's debug image (the release image has
-// no shell) with MAS's config; ADMIN_USERNAME and ADMIN_PASSWORD come from
-// the environment (the password from a Secret).
+// that exists in MAS (created by an earlier run, or a person) is left as
+// it is, password included. A name Synapse will not give (MAS says "not
+// available": in use on Synapse's side only, reserved, or in an
+// application service's namespace) fails the Job, as no admin exists.
+// It runs in MAS's debug image (the release image has no shell) with
+// MAS's config; ADMIN_USERNAME and ADMIN_PASSWORD come from the
+// environment (the password from a Secret).
 var FirstAdminMASScript = strings.Join([]string{
 	`set -u`,
 	`if out=$(mas-cli manage register-user --config ` + ConfigDir + "/" + ConfigFile + ` --yes --admin --ignore-password-complexity \`,
@@ -49,9 +52,12 @@ var FirstAdminMASScript = strings.Join([]string{
 	`fi`,
 	`printf '%s\n' "$out"`,
 	`case "$out" in`,
-	`*"already exists"* | *"not available"*)`,
+	`*"already exists"*)`,
 	`  echo "first admin: $ADMIN_USERNAME exists: left as it is"`,
 	`  exit 0`,
+	`  ;;`,
+	`*"not available"*)`,
+	`  echo "first admin: Synapse refuses the name $ADMIN_USERNAME (taken on Synapse's side only, or an application service's): no admin was created; choose another admin.username" >&2`,
 	`  ;;`,
 	`esac`,
 	`exit 1`,

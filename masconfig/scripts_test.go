@@ -54,6 +54,8 @@ func TestFirstAdminScripts(t *testing.T) {
 	}{
 		{"created", "User created", 0, true},
 		{"exists", "Error: User already exists", 1, true},
+		// No admin exists: pulumi up must not report one.
+		{"refused by Synapse", "Error: Username not available on homeserver", 1, false},
 		{"synapse down", "Error: connection refused", 1, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
