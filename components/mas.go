@@ -231,10 +231,29 @@ const PostgresUID = 26
 // `pulumi up` here instead of locking them out. The Job keeps its verdict:
 // it runs again only when it is recreated (MAS turned off and on).
 func newSyn2masGuard(ctx *pulumi.Context, name string, c *config.Config, p *plan.Plan, ns pulumi.StringInput, parent pulumi.Resource) (*batchv1.Job, error) {
+	return newAccountsGuard(ctx, name+"-syn2mas-guard", MASGuardName, masconfig.GuardScript, c, p, ns, pulumi.Parent(parent))
+}
+
+// MASLeaveGuardName labels the MAS leave guard Job.
+const MASLeaveGuardName = plan.MASName + "-leave-guard"
+
+// NewMASLeaveGuard runs masconfig.LeaveGuardScript when MAS is off (and
+// the user has not acknowledged leaving it): Synapse main, whose config
+// then no longer names MAS, waits for it, so a server whose accounts MAS
+// holds fails `pulumi up` here, before MAS is removed, instead of locking
+// everyone out. Created when MAS goes off, it runs once, like the syn2mas
+// guard.
+func NewMASLeaveGuard(ctx *pulumi.Context, c *config.Config, p *plan.Plan, ns pulumi.StringInput, opts ...pulumi.ResourceOption) (*batchv1.Job, error) {
+	return newAccountsGuard(ctx, MASLeaveGuardName, MASLeaveGuardName, masconfig.LeaveGuardScript, c, p, ns, opts...)
+}
+
+// newAccountsGuard is a Job that runs a guard script with psql against
+// Synapse's database, as its owner, in the Postgres image.
+func newAccountsGuard(ctx *pulumi.Context, resourceName, labelName, script string, c *config.Config, p *plan.Plan, ns pulumi.StringInput, opts ...pulumi.ResourceOption) (*batchv1.Job, error) {
 	pg := p.Postgres()
-	labels := Labels(MASGuardName, componentConfigCheck)
-	return batchv1.NewJob(ctx, name+"-syn2mas-guard", &batchv1.JobArgs{
-		Metadata: &metav1.ObjectMetaArgs{Namespace: ns, Labels: MetaLabels(MASGuardName, componentConfigCheck)},
+	labels := Labels(labelName, componentConfigCheck)
+	return batchv1.NewJob(ctx, resourceName, &batchv1.JobArgs{
+		Metadata: &metav1.ObjectMetaArgs{Namespace: ns, Labels: MetaLabels(labelName, componentConfigCheck)},
 		Spec: &batchv1.JobSpecArgs{
 			BackoffLimit:          pulumi.Int(2), // a connection hiccup is not a verdict
 			ActiveDeadlineSeconds: pulumi.Int(600),
@@ -248,7 +267,7 @@ func newSyn2masGuard(ctx *pulumi.Context, name string, c *config.Config, p *plan
 					Containers: corev1.ContainerArray{corev1.ContainerArgs{
 						Name:    pulumi.String("guard"),
 						Image:   pulumi.String(c.Postgres.Image),
-						Command: pulumi.ToStringArray([]string{"/bin/sh", "-c", masconfig.GuardScript}),
+						Command: pulumi.ToStringArray([]string{"/bin/sh", "-c", script}),
 						Env: corev1.EnvVarArray{
 							corev1.EnvVarArgs{Name: pulumi.String("PGHOST"), Value: pulumi.String(pg.Host())},
 							corev1.EnvVarArgs{Name: pulumi.String("PGPORT"), Value: pulumi.String(fmt.Sprint(pg.Port))},
@@ -262,7 +281,7 @@ func newSyn2masGuard(ctx *pulumi.Context, name string, c *config.Config, p *plan
 				},
 			},
 		},
-	}, pulumi.Parent(parent))
+	}, opts...)
 }
 
 // masSecrets is every file of masconfig.SecretFiles. The keys are derived

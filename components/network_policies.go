@@ -156,6 +156,10 @@ func networkPolicies(c *config.Config, p *plan.Plan) ([]policy, error) {
 		}
 		pgRules = append(pgRules, rule(pgPeers, tcp(pg.Port)))
 	}
+	if !c.MAS.Enabled && !c.MAS.LeaveAcknowledged {
+		// The MAS leave guard reads Synapse's tables.
+		pgRules = append(pgRules, rule(peers(podsOf(namedPods(MASLeaveGuardName))), tcp(pg.Port)))
+	}
 	if c.Admin.Username != "" {
 		// The first admin is registered at main (by mas-cli through
 		// MAS's Synapse API, or by shared-secret registration).

@@ -35,6 +35,10 @@ type MAS struct {
 	// users were migrated with syn2mas: the guard Job that refuses to put
 	// MAS in front of a Synapse with password users then stands aside.
 	ExistingUsersMigrated bool
+	// LeaveAcknowledged lets mas.enabled=false stand on a server whose
+	// accounts MAS holds: the leave guard, which refuses to lock them out,
+	// stands aside.
+	LeaveAcknowledged bool
 	// Upstream are OIDC providers people sign in with (Keycloak, …).
 	Upstream []UpstreamProvider
 }
@@ -67,7 +71,7 @@ type Admin struct {
 const MASUpstreamSecretsKey = "masUpstreamClientSecrets"
 
 var (
-	masKeys      = []string{"enabled", "host", "image", "debugImage", "replicas", "tlsSecretName", "passwordLogin", "existingUsersMigrated", "upstreamProviders"}
+	masKeys      = []string{"enabled", "host", "image", "debugImage", "replicas", "tlsSecretName", "passwordLogin", "existingUsersMigrated", "leaveAcknowledged", "upstreamProviders"}
 	upstreamKeys = []string{"name", "id", "issuer", "clientId", "humanName", "scope"}
 	adminKeys    = []string{"username", "enabled", "host", "image", "tlsSecretName"}
 )
@@ -97,6 +101,7 @@ func parseMAS(el *errorList, raw map[string]string, c *Config) {
 		Replicas:              deref(o.int("replicas", 1, 16, "must be a whole number from 1 to 16").value(), replicas),
 		TLSSecretName:         deref(o.str("tlsSecretName", "a Secret name"), ""),
 		ExistingUsersMigrated: deref(o.bool("existingUsersMigrated"), false),
+		LeaveAcknowledged:     deref(o.bool("leaveAcknowledged"), false),
 	}
 	debugImage := o.str("debugImage", "an image reference")
 	m.DebugImage = deref(debugImage, masDebugImage(m.Image))

@@ -33,6 +33,7 @@ func TestMASConfigRefused(t *testing.T) {
 		{"mas host an IP", map[string]string{"mas": `{"host":"10.0.0.1"}`}, "mas.host"},
 		{"mas replicas 0", map[string]string{"mas": `{"replicas":0}`}, "mas.replicas"},
 		{"mas enabled not a bool", map[string]string{"mas": `{"enabled":"yes"}`}, "mas.enabled"},
+		{"leave acknowledged not a bool", map[string]string{"mas": `{"enabled":false,"leaveAcknowledged":1}`}, "mas.leaveAcknowledged"},
 		{"mas image latest", map[string]string{"mas": `{"image":"ghcr.io/element-hq/matrix-authentication-service:latest"}`}, "mas.image"},
 		{"bad mas TLS secret", map[string]string{"mas": `{"tlsSecretName":"Not_A_Name"}`}, "mas.tlsSecretName"},
 		{"admin console without MAS", map[string]string{"mas": `{"enabled":false}`, "admin": `{"enabled":true}`}, "admin.enabled"},

@@ -10,6 +10,39 @@ const syn2masCount = `SELECT count(*) FROM users u WHERE u.appservice_id IS NULL
 	` OR EXISTS (SELECT 1 FROM access_tokens t WHERE t.user_id = u.name)` +
 	` OR EXISTS (SELECT 1 FROM user_external_ids e WHERE e.user_id = u.name))`
 
+// masOnlyCount counts the active accounts Synapse cannot sign in by
+// itself: no password, no SSO link and no access token in Synapse's
+// tables, which is what every account MAS provisioned looks like (MAS
+// holds its credentials and issues its tokens).
+const masOnlyCount = `SELECT count(*) FROM users u WHERE u.appservice_id IS NULL AND u.deactivated = 0` +
+	` AND u.password_hash IS NULL` +
+	` AND NOT EXISTS (SELECT 1 FROM access_tokens t WHERE t.user_id = u.name)` +
+	` AND NOT EXISTS (SELECT 1 FROM user_external_ids e WHERE e.user_id = u.name)`
+
+// LeaveGuardScript refuses (exit 1) to take MAS away from a Synapse whose
+// accounts MAS holds: without MAS nobody of them could sign in, and there
+// is no tool to move them back. A new server, or one whose accounts all
+// have a Synapse password, SSO link or token, passes. Same environment as
+// GuardScript.
+var LeaveGuardScript = strings.Join([]string{
+	`set -eu`,
+	`q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"; }`,
+	`if [ "$(q "SELECT to_regclass('public.users') IS NOT NULL")" != "t" ]; then`,
+	`  echo "MAS leave guard: Synapse has no schema yet (a new server): Synapse owns accounts from the start"`,
+	`  exit 0`,
+	`fi`,
+	`n=$(q "` + masOnlyCount + `")`,
+	`if [ "$n" = "0" ]; then`,
+	`  echo "MAS leave guard: every account can sign in to Synapse without MAS"`,
+	`  exit 0`,
+	`fi`,
+	`echo "MAS leave guard: this Synapse has $n account(s) whose password and sessions MAS holds (no Synapse password, SSO link or token)." >&2`,
+	`echo "Turning MAS off would lock them out and sign everyone out. Keep synapse:mas.enabled=true;" >&2`,
+	`echo "or, to turn it off anyway (an administrator then sets Synapse passwords for them), set synapse:mas.leaveAcknowledged=true." >&2`,
+	`exit 1`,
+	``,
+}, "\n")
+
 // GuardScript refuses (exit 1) to put MAS in front of a Synapse that
 // already has accounts of its own: they need syn2mas first (MAS docs,
 // setup/migration.md), or people lose their passwords and sessions. A new

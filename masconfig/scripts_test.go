@@ -44,6 +44,42 @@ func TestGuardScript(t *testing.T) {
 	}
 }
 
+// TestLeaveGuardScript: with a fake psql, a new server or one whose
+// accounts Synapse can sign in passes; accounts only MAS can sign in
+// refuse, saying what to do.
+func TestLeaveGuardScript(t *testing.T) {
+	for _, tc := range []struct {
+		name, hasSchema, count string
+		ok                     bool
+	}{
+		{"new server", "f", "", true},
+		{"every account has Synapse credentials", "t", "0", true},
+		{"accounts only MAS holds", "t", "12", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			fake := "#!/bin/sh\ncase \"$*\" in\n*to_regclass*) echo " + tc.hasSchema + " ;;\n*count*) echo " + tc.count + " ;;\n*) exit 3 ;;\nesac\n"
+			if err := os.WriteFile(filepath.Join(dir, "psql"), []byte(fake), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command("sh", "-c", LeaveGuardScript)
+			cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"))
+			out, err := cmd.CombinedOutput()
+			if (err == nil) != tc.ok {
+				t.Errorf("exit %v, want ok=%v\n%s", err, tc.ok, out)
+			}
+			if !tc.ok && !strings.Contains(string(out), "mas.leaveAcknowledged") {
+				t.Errorf("refusal does not say what to do:\n%s", out)
+			}
+		})
+	}
+	for _, want := range []string{"password_hash IS NULL", "NOT EXISTS (SELECT 1 FROM access_tokens", "NOT EXISTS (SELECT 1 FROM user_external_ids", "deactivated = 0", "appservice_id IS NULL"} {
+		if !strings.Contains(masOnlyCount, want) {
+			t.Errorf("the count lacks %q", want)
+		}
+	}
+}
+
 // TestFirstAdminScripts: the MAS script treats "already exists" as done
 // and any other failure as a failure, with a fake mas-cli.
 func TestFirstAdminScripts(t *testing.T) {
@@ -79,7 +115,7 @@ func TestFirstAdminScripts(t *testing.T) {
 
 func TestScriptsPassShellcheck(t *testing.T) {
 	bin := realtools.LookPath(t, "shellcheck", "apt-get install shellcheck")
-	for name, s := range map[string]string{"guard": GuardScript, "mas": FirstAdminMASScript, "synapse": FirstAdminSynapseScript} {
+	for name, s := range map[string]string{"guard": GuardScript, "leave guard": LeaveGuardScript, "mas": FirstAdminMASScript, "synapse": FirstAdminSynapseScript} {
 		f := filepath.Join(t.TempDir(), name+".sh")
 		if err := os.WriteFile(f, []byte(s), 0o644); err != nil {
 			t.Fatal(err)

@@ -106,6 +106,15 @@ func Deploy(ctx *pulumi.Context) error {
 		masSecret = mas.SynapseSecret
 		m, _ := p.MAS()
 		endpoints[plan.MASName] = endpoint(plan.Service{Name: m.Name, Namespace: m.Namespace, Port: m.Port(plan.PortNameHTTP)})
+	} else if !cfg.MAS.LeaveAcknowledged {
+		// Without MAS, main's config no longer names it: the leave guard
+		// must pass first (and MAS's objects are deleted only after a
+		// successful update).
+		guard, err := components.NewMASLeaveGuard(ctx, cfg, p, ns.Name, pulumi.DependsOn(dataReady))
+		if err != nil {
+			return err
+		}
+		mainDeps = append(mainDeps, guard)
 	}
 
 	// Main migrates the schema: it starts once the data plane is ready,

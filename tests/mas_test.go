@@ -69,10 +69,34 @@ func TestMASStartupOrder(t *testing.T) {
 	}
 }
 
+// TestMASLeaveGuard: with MAS off, main waits for the leave guard (which
+// reads Synapse's database as its owner), unless leaving is acknowledged.
+func TestMASLeaveGuard(t *testing.T) {
+	t.Parallel()
+	s, _ := deploy(t, stackCase{name: "prod-nomas", file: "prod", overrides: map[string]string{"mas": `{"enabled":false}`}})
+	guard := s.MustGet(t, tJob, components.MASLeaveGuardName)
+	c := digList(guard.Inputs, "spec", "template", "spec", "containers")[0]
+	assert.Contains(t, strings.Join(toStrings(digList(c, "command")), " "), "MAS leave guard")
+	main := byMetaName(t, s, tStatefulSet, plan.MainName)
+	assert.True(t, s.DependsOnTransitively(main.URN, guard.URN), "main waits for the leave guard")
+	assert.True(t, s.DependsOnTransitively(guard.URN, byMetaName(t, s, tCluster, plan.PostgresClusterName).URN), "the guard waits for Postgres")
+
+	s, _ = deploy(t, stackCase{name: "prod-nomas-ack", file: "prod", overrides: map[string]string{"mas": `{"enabled":false,"leaveAcknowledged":true}`}})
+	_, ok := s.Get(tJob, components.MASLeaveGuardName)
+	assert.False(t, ok, "mas.leaveAcknowledged: no leave guard")
+	// With MAS on there is none either (the syn2mas guard is MAS's).
+	s, _ = deploy(t, stackCase{name: "prod", file: "prod"})
+	_, ok = s.Get(tJob, components.MASLeaveGuardName)
+	assert.False(t, ok, "MAS on: no leave guard")
+}
+
 func TestNoMASWithoutMAS(t *testing.T) {
 	t.Parallel()
 	s, _ := deploy(t, stackCase{name: "prod-nomas", file: "prod", overrides: map[string]string{"mas": `{"enabled":false}`}})
 	for _, r := range s.Resources {
+		if r.Name == components.MASLeaveGuardName {
+			continue // Synapse's, not MAS's (TestMASLeaveGuard)
+		}
 		assert.False(t, strings.HasPrefix(r.Name, "mas-") || r.Name == "mas" || r.Type == tDatabase, "%s %s exists with mas.enabled=false", r.Type, r.Name)
 	}
 	// The first admin is then Synapse's, by shared-secret registration.

@@ -239,6 +239,7 @@ const (
 	roleElementAdmin = "Element Admin"
 	roleMAS          = "MAS"
 	roleMASGuard     = "syn2mas guard Job"
+	roleLeaveGuard   = "MAS leave guard Job"
 	roleFirstAdmin   = "first admin Job"
 	roleMain         = "Synapse main"
 	roleRedis        = "Redis"
@@ -402,6 +403,8 @@ func buildNetWorld(t *testing.T, s *mockstack.Stack, p *plan.Plan, cfg *config.C
 			add(roleCompressor, byName[wl.Name])
 		case components.MASGuardName:
 			add(roleMASGuard, byName[wl.Name])
+		case components.MASLeaveGuardName:
+			add(roleLeaveGuard, byName[wl.Name])
 		case components.FirstAdminName:
 			add(roleFirstAdmin, byName[wl.Name])
 		}
@@ -498,6 +501,7 @@ var neededFlows = []netFlow{
 	{from: roleMAS, to: rolePostgres, port: cnpgPortPostgres, when: "mas"},
 	{from: roleMAS, to: roleMain, port: plan.PortNameHTTP, when: "mas"},
 	{from: roleMASGuard, to: rolePostgres, port: cnpgPortPostgres, when: "mas-guard"},
+	{from: roleLeaveGuard, to: rolePostgres, port: cnpgPortPostgres, when: "leave-guard"},
 	{from: roleFirstAdmin, to: rolePostgres, port: cnpgPortPostgres, when: "mas+first-admin"},
 	{from: roleFirstAdmin, to: roleMain, port: plan.PortNameHTTP, when: "first-admin"},
 	// S3: media workers, the bucket Job and distributed MinIO itself.
@@ -581,6 +585,8 @@ var deniedFlows = []netFlow{
 	{from: roleMAS, to: roleMinIO, port: "s3", when: "mas+minio"},
 	{from: roleIntruder, to: roleMAS, port: plan.PortNameMASInt, when: "mas"},
 	{from: roleMASGuard, to: roleSynapse, port: plan.PortNameHTTP, when: "mas-guard"},
+	{from: roleLeaveGuard, to: roleSynapse, port: plan.PortNameHTTP, when: "leave-guard"},
+	{from: roleLeaveGuard, to: roleRedis, port: "redis", when: "leave-guard"},
 	{from: roleFirstAdmin, to: roleRedis, port: "redis", when: "first-admin"},
 	{from: roleIntruder, to: roleMain, port: plan.PortNameHTTP},
 	// Nor Element Admin's: the administrator's browser calls MAS and
@@ -687,7 +693,8 @@ func TestNetworkPolicyFlows(t *testing.T) {
 		stackCase{name: "dev-element-admin", file: "dev", overrides: map[string]string{"mas": `{"enabled":true}`, "admin": `{"enabled":true}`}},
 		stackCase{name: "prod-element-admin", file: "prod", overrides: map[string]string{"admin": `{"enabled":true,"tlsSecretName":"admin-example-org-tls"}`}},
 		stackCase{name: "prod-livekit-replicas", file: "prod", overrides: map[string]string{"rtc": rtcNodePortReplicas}},
-		stackCase{name: "prod-rtc-off", file: "prod", overrides: map[string]string{"rtc": `{"enabled":false}`}})
+		stackCase{name: "prod-rtc-off", file: "prod", overrides: map[string]string{"rtc": `{"enabled":false}`}},
+		stackCase{name: "prod-mas-off", file: "prod", overrides: map[string]string{"mas": `{"enabled":false}`}})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -704,6 +711,7 @@ func TestNetworkPolicyFlows(t *testing.T) {
 				"element-admin": cfg.Admin.Console, "element-admin+minio": cfg.Admin.Console && cfg.MinIO.Enabled,
 				"mas": cfg.MAS.Enabled, "mas+minio": cfg.MAS.Enabled && cfg.MinIO.Enabled,
 				"mas-guard":   cfg.MAS.Enabled && !cfg.MAS.ExistingUsersMigrated,
+				"leave-guard": !cfg.MAS.Enabled && !cfg.MAS.LeaveAcknowledged,
 				"first-admin": cfg.Admin.Username != "", "mas+first-admin": cfg.MAS.Enabled && cfg.Admin.Username != "",
 				"rtc": cfg.RTC.Enabled, "rtc+minio": cfg.RTC.Enabled && cfg.MinIO.Enabled, "rtc-redis": plan.LiveKitNeedsRedis(cfg),
 				"turn": cfg.RTC.Enabled && cfg.RTC.TURN.Enabled, "turn-tls": cfg.RTC.Enabled && cfg.RTC.TURN.TLS()}
