@@ -167,7 +167,7 @@ func mapsKeys(m map[string]string) map[string]bool {
 func TestRTCAuthorizationEnv(t *testing.T) {
 	for _, tc := range []struct {
 		stack, url string
-	}{{"prod", "wss://rtc.example.org"}, {"dev", "ws://rtc.matrix.localhost"}} {
+	}{{"prod", "wss://rtc.example.org"}, {"dev", "ws://rtc.matrix.localhost:8008"}} {
 		c, p, _ := load(t, tc.stack, map[string]string{"rtc": `{"enabled":true,"tlsSecretName":"rtc-example-org-tls"}`})
 		env := map[string]string{}
 		for _, e := range RTCAuthorizationEnv(c, p) {
@@ -297,5 +297,59 @@ func TestWellKnownRTCFoci(t *testing.T) {
 		if on && !reflect.DeepEqual(foci, []any{map[string]any{"type": "livekit", "livekit_service_url": "https://calls.example.org"}}) {
 			t.Errorf("foci = %v", foci)
 		}
+	}
+}
+
+// TestRTCURLsFollowPublicBaseURL: the call backend's URLs (the
+// well-known's and matrix_rtc's livekit_service_url, the LiveKit URL the
+// authorization service hands out) sit next to the homeserver like MAS's:
+// publicBaseUrl's scheme and port on rtc.host, ws(s) for the websocket.
+func TestRTCURLsFollowPublicBaseURL(t *testing.T) {
+	for _, tc := range []struct {
+		base, service, livekit string
+	}{
+		{"https://matrix.example.org/", "https://rtc.example.org", "wss://rtc.example.org"},
+		{"https://matrix.example.org", "https://rtc.example.org", "wss://rtc.example.org"},
+		{"https://matrix.example.org:8448/", "https://rtc.example.org:8448", "wss://rtc.example.org:8448"},
+		{"http://matrix.example.org/", "http://rtc.example.org", "ws://rtc.example.org"},
+		{"http://matrix.example.org:8008/", "http://rtc.example.org:8008", "ws://rtc.example.org:8008"},
+	} {
+		t.Run(tc.base, func(t *testing.T) {
+			c, err := config.Parse(map[string]string{"serverName": "example.org", "publicBaseUrl": tc.base, "rtc": `{"enabled":true}`})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := RTCServiceURL(c); got != tc.service {
+				t.Errorf("RTCServiceURL = %s, want %s", got, tc.service)
+			}
+			if got := LiveKitURL(c); got != tc.livekit {
+				t.Errorf("LiveKitURL = %s, want %s", got, tc.livekit)
+			}
+			// The same scheme and port as MAS's issuer.
+			if mas := strings.Replace(c.MAS.PublicBaseURL, "//auth.", "//rtc.", 1); mas != tc.service+"/" {
+				t.Errorf("MAS is at %s, calls at %s: not the same scheme and port", c.MAS.PublicBaseURL, tc.service)
+			}
+			// Where clients and the authorization service read them.
+			p := plan.Build(c)
+			env := map[string]string{}
+			for _, e := range RTCAuthorizationEnv(c, p) {
+				env[e.Name] = e.Value
+			}
+			if env["LIVEKIT_URL"] != tc.livekit {
+				t.Errorf("LIVEKIT_URL = %s, want %s", env["LIVEKIT_URL"], tc.livekit)
+			}
+			want := `"` + WellKnownRTCFoci + `":[{"livekit_service_url":"` + tc.service + `","type":"livekit"}]`
+			if wk := WellKnown(c)[WellKnownClient]; !strings.Contains(wk, want) {
+				t.Errorf("well-known %s lacks %s", wk, want)
+			}
+			files, err := Render(c, p, ExternalFor(c, p))
+			if err != nil {
+				t.Fatal(err)
+			}
+			transports := []any{map[string]any{"type": "livekit", "livekit_service_url": tc.service}}
+			if hs := parse(t, files[SharedFile]); !reflect.DeepEqual(hs["matrix_rtc"], map[string]any{"transports": transports}) {
+				t.Errorf("matrix_rtc = %v, want transports %v", hs["matrix_rtc"], transports)
+			}
+		})
 	}
 }
