@@ -266,6 +266,7 @@ func TestParseRejectsBadConfig(t *testing.T) {
 		{"element web bad TLS secret name", with("elementWeb", `{"tlsSecretName":"TLS_Secret"}`), []fe{{"elementWeb.tlsSecretName", "TLS_Secret", "Secret name"}}},
 		{"element web a list", with("elementWeb", `["enabled"]`), []fe{{"elementWeb", `["enabled"]`, "not a list"}}},
 		// Matrix RTC.
+		{"rtc without an Ingress", with("rtc", `{"enabled":true}`, "ingress", `{"enabled":false}`), []fe{{"rtc.enabled", "true", "calls need the RTC Ingress on rtc.host"}}},
 		{"rtc enabled a string", with("rtc", `{"enabled":"yes"}`), []fe{{"rtc.enabled", "yes", "true or false"}}},
 		{"rtc unknown key", with("rtc", `{"livekitt":{}}`), []fe{{"rtc.livekitt", "{}", "unknown key under rtc"}}},
 		{"rtc host an IP address", with("rtc", `{"host":"10.0.0.3"}`), []fe{{"rtc.host", "10.0.0.3", "not an IP address"}}},
@@ -369,6 +370,8 @@ func TestParseAcceptsGoodNeighbours(t *testing.T) {
 		{"base URL without a slash", with("publicBaseUrl", "https://matrix.example.org")},
 		{"IP base URL with the Ingress off", with("publicBaseUrl", "http://10.0.0.1:8008/", "ingress", `{"enabled":false}`)},
 		{"IP base URL with an Ingress host", with("publicBaseUrl", "http://10.0.0.1:8008/", "ingress", `{"host":"matrix.example.org"}`)},
+		{"rtc configured but off without an Ingress", with("rtc", `{"enabled":false,"host":"rtc.example.org"}`, "ingress", `{"enabled":false}`)},
+		{"rtc with the Ingress on", with("rtc", `{"enabled":true}`, "ingress", `{"enabled":true}`)},
 		{"bucket with dots", with("minio", `{"bucket":"media.example.org"}`)},
 		{"bucket with xn in the middle", with("minio", `{"bucket":"media-xn--x"}`)},
 		{"storage floor", with("postgres", `{"storage":{"size":"1Gi"}}`, "mediaStorage", `{"size":"1Gi"}`)},

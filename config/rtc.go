@@ -208,6 +208,9 @@ func checkRTC(el *errorList, c *Config, f rtcFacts) {
 	r := c.RTC
 	checkImage(el, "rtc.livekit.image", r.LiveKit.Image)
 	checkImage(el, "rtc.authorization.image", r.Authorization.Image)
+	if r.Enabled && !c.Ingress.Enabled {
+		el.add("rtc.enabled", "true", "calls need the RTC Ingress on rtc.host (LiveKit's signalling and the authorization service, at the URL the well-known advertises; media then goes through the media Service), and ingress.enabled=false creates no Ingress: turn the Ingress on, or leave calls off")
+	}
 	if f.host {
 		switch {
 		case ingressHostProblem(r.Host) != "":

@@ -58,6 +58,10 @@ type liveKitFile struct {
 	} `yaml:"logging"`
 }
 
+// devIngress turns the dev stack's Ingress on (for its own host, the host
+// of publicBaseUrl): calls need it.
+const devIngress = `{"enabled":true,"host":"matrix.localhost"}`
+
 // rtcCases are the RTC variants every rendered file is checked for.
 var rtcCases = []struct {
 	name     string
@@ -67,7 +71,8 @@ var rtcCases = []struct {
 	{"prod", "prod", nil},
 	{"prod-federation-off", "prod", map[string]string{"federation": `{"enabled":false}`}},
 	{"nodeport-three-replicas", "prod", map[string]string{"rtc": `{"enabled":true,"tlsSecretName":"rtc-example-org-tls","livekit":{"replicas":3},"media":{"serviceType":"NodePort","externalAddress":"hostIP"},"turn":{"enabled":true}}`}},
-	{"stun-no-turn", "dev", map[string]string{"rtc": `{"enabled":true}`}},
+	// dev with its Ingress on (calls are refused without one).
+	{"stun-no-turn", "dev", map[string]string{"rtc": `{"enabled":true}`, "ingress": devIngress}},
 }
 
 // TestLiveKitConfigParsedBack: LiveKit's file, decoded as strictly as
@@ -168,7 +173,7 @@ func TestRTCAuthorizationEnv(t *testing.T) {
 	for _, tc := range []struct {
 		stack, url string
 	}{{"prod", "wss://rtc.example.org"}, {"dev", "ws://rtc.matrix.localhost:8008"}} {
-		c, p, _ := load(t, tc.stack, map[string]string{"rtc": `{"enabled":true,"tlsSecretName":"rtc-example-org-tls"}`})
+		c, p, _ := load(t, tc.stack, ingressOn(tc.stack, map[string]string{"rtc": `{"enabled":true,"tlsSecretName":"rtc-example-org-tls"}`}))
 		env := map[string]string{}
 		for _, e := range RTCAuthorizationEnv(c, p) {
 			env[e.Name] = e.Value
@@ -186,6 +191,14 @@ func TestRTCAuthorizationEnv(t *testing.T) {
 	}
 }
 
+// ingressOn adds dev's Ingress to override (prod has one): calls need it.
+func ingressOn(stack string, override map[string]string) map[string]string {
+	if stack == "dev" {
+		override["ingress"] = devIngress
+	}
+	return override
+}
+
 // rtcHomeserverKeys are the keys addRTC owns in homeserver.yaml.
 var rtcHomeserverKeys = []string{"max_event_delay_duration", "rc_message", "rc_delayed_event_mgmt", "matrix_rtc"}
 
@@ -196,7 +209,7 @@ var rtcHomeserverKeys = []string{"max_event_delay_duration", "rc_message", "rc_d
 func TestHomeserverRTC(t *testing.T) {
 	for _, stack := range []string{"prod", "dev"} {
 		for _, fed := range []string{"true", "false"} {
-			override := map[string]string{"federation": `{"enabled":` + fed + `}`}
+			override := ingressOn(stack, map[string]string{"federation": `{"enabled":` + fed + `}`})
 			on := map[string]string{"rtc": `{"enabled":true,"tlsSecretName":"rtc-example-org-tls"}`}
 			off := map[string]string{"rtc": `{"enabled":false}`}
 			maps.Copy(on, override)
