@@ -2,7 +2,7 @@ package config
 
 import (
 	"fmt"
-	"net"
+	"net/netip"
 	"strconv"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -66,8 +66,8 @@ const (
 // the ports it listens on), so nothing needs hostNetwork or hostPort.
 type RTCMedia struct {
 	ServiceType string
-	// ExternalAddress is AddressSTUN, AddressHostIP or an IP address (the
-	// load balancer's, reserved beforehand).
+	// ExternalAddress is AddressSTUN, AddressHostIP or an IPv4 address (the
+	// load balancer's, reserved beforehand; see checkRTCAddress).
 	ExternalAddress string
 	TCPPort         int // ICE over TCP, the fallback when UDP is blocked
 	UDPPort         int // the UDP mux port: all media on one port
@@ -167,7 +167,7 @@ func parseRTC(el *errorList, o *object, serverName string) (RTC, rtcFacts) {
 		Authorization: RTCAuthorization{Image: deref(auth.str("image", "an image reference"), DefaultRTCAuthorizationImage)},
 		Media: RTCMedia{
 			ServiceType:     ServiceTypeLoadBalancer,
-			ExternalAddress: deref(media.str("externalAddress", `"stun", "hostIP" or an IP address`), AddressSTUN),
+			ExternalAddress: deref(media.str("externalAddress", `"stun", "hostIP" or an IPv4 address`), AddressSTUN),
 			Annotations:     annotations(el, media),
 		},
 		TURN: RTCTURN{
@@ -208,6 +208,9 @@ func checkRTC(el *errorList, c *Config, f rtcFacts) {
 	r := c.RTC
 	checkImage(el, "rtc.livekit.image", r.LiveKit.Image)
 	checkImage(el, "rtc.authorization.image", r.Authorization.Image)
+	if r.Enabled && !c.Ingress.Enabled {
+		el.add("rtc.enabled", "true", "calls need the RTC Ingress on rtc.host (LiveKit's signalling and the authorization service, at the URL the well-known advertises; media then goes through the media Service), and ingress.enabled=false creates no Ingress: turn the Ingress on, or leave calls off")
+	}
 	if f.host {
 		switch {
 		case ingressHostProblem(r.Host) != "":
@@ -233,14 +236,32 @@ func checkRTC(el *errorList, c *Config, f rtcFacts) {
 	checkRTCReplicas(el, r, f)
 }
 
-// checkRTCAddress: "stun", "hostIP" or a routable IP literal.
+// checkRTCAddress: "stun", "hostIP" or an IPv4 address clients can reach.
+// Private ranges stay allowed (an internal load balancer's); addresses
+// that never leave a host or a link are not. IPv6 is refused: the media
+// Service sets no ipFamilies, so it has the cluster's primary family,
+// IPv4 on a default cluster, and nothing would answer on the IPv6
+// address LiveKit advertised.
 func checkRTCAddress(el *errorList, a string) {
 	if a == AddressSTUN || a == AddressHostIP {
 		return
 	}
-	ip := net.ParseIP(a)
-	if ip == nil || ip.IsLoopback() || ip.IsUnspecified() || ip.IsMulticast() {
-		el.add("rtc.media.externalAddress", a, `must be "stun" (ask a STUN server), "hostIP" (the node's address) or the IP address clients reach the media Service on; LiveKit advertises IP addresses only, not host names`)
+	const key = "rtc.media.externalAddress"
+	const instead = `give the address clients reach the media Service on (the load balancer's), or "stun" or "hostIP"`
+	ip, err := netip.ParseAddr(a)
+	mapped := err == nil && ip.Is4In6() // judged as its IPv4 form
+	ip = ip.Unmap()
+	switch {
+	case err != nil || ip.IsLoopback() || ip.IsUnspecified() || ip.IsMulticast():
+		el.add(key, a, `must be "stun" (ask a STUN server), "hostIP" (the node's address) or the IPv4 address clients reach the media Service on; LiveKit advertises IP addresses only, not host names`)
+	case ip.IsLinkLocalUnicast():
+		el.add(key, a, "a link-local address (169.254.0.0/16, fe80::/10) never leaves its own network link, so clients cannot reach it; "+instead)
+	case ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		el.add(key, a, "the broadcast address is not one a client can connect to; "+instead)
+	case mapped:
+		el.addf(key, a, "an IPv4-mapped IPv6 address: write the IPv4 form, %s", ip)
+	case ip.Is6():
+		el.add(key, a, "must be an IPv4 address: the media Service sets no ipFamilies, so it has the cluster's primary family (IPv4 on a default cluster) and nothing would answer on an advertised IPv6 address; "+instead)
 	}
 }
 

@@ -511,7 +511,10 @@ func TestLiveHostRoutes(t *testing.T) {
 	if len(router.LoadPlan(t, "../Pulumi.prod.yaml", nil).HostRoutes) != 0 {
 		t.Error("prod has an Ingress for MAS's host: HAProxy needs no host route")
 	}
-	p := router.LoadPlan(t, "../Pulumi.prod.yaml", func(raw map[string]string) { raw["ingress"] = `{"enabled":false}` })
+	p := router.LoadPlan(t, "../Pulumi.prod.yaml", func(raw map[string]string) {
+		raw["ingress"] = `{"enabled":false}`
+		raw["rtc"] = `{"enabled":false}` // calls are refused without an Ingress
+	})
 	if len(p.HostRoutes) == 0 {
 		t.Fatal("prod without an Ingress runs MAS: want a host route")
 	}

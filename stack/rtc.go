@@ -30,12 +30,12 @@ func deployRTC(ctx *pulumi.Context, ns pulumi.StringInput, cfg *config.Config, p
 		return nil, err
 	}
 	ready := append(append([]pulumi.Resource{}, lk.Ready...), auth.Ready...)
-	if cfg.Ingress.Enabled {
-		if _, err := components.NewRTCIngress(ctx, plan.RTCIngressName, &components.RTCIngressArgs{
-			Namespace: ns, Config: cfg, Plan: p,
-		}, pulumi.DependsOn(ready)); err != nil {
-			return nil, err
-		}
+	// config refuses rtc.enabled without ingress.enabled: the Ingress is
+	// what the well-known's URL reaches.
+	if _, err := components.NewRTCIngress(ctx, plan.RTCIngressName, &components.RTCIngressArgs{
+		Namespace: ns, Config: cfg, Plan: p,
+	}, pulumi.DependsOn(ready)); err != nil {
+		return nil, err
 	}
 	endpoints[plan.LiveKitName] = endpoint(lk.Service)
 	endpoints[plan.RTCAuthorizationName] = endpoint(auth.Service)

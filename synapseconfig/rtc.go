@@ -1,7 +1,7 @@
 package synapseconfig
 
 import (
-	"net/url"
+	"strings"
 
 	"synapse/config"
 )
@@ -13,26 +13,22 @@ import (
 // RTCServiceURL is the MatrixRTC authorization service's public base URL
 // (the livekit_service_url of an rtc_foci / matrix_rtc transport): the
 // root of rtc.host, where the RTC Ingress sends the service's endpoints.
-// The scheme is publicBaseUrl's (https, or http for a dev stack).
+// Like MAS's URL it takes publicBaseUrl's scheme and port
+// (config.SiblingURL), without the trailing slash: clients append
+// "/sfu/get" and "/get_token" to it.
 func RTCServiceURL(c *config.Config) string {
-	return (&url.URL{Scheme: publicScheme(c), Host: c.RTC.Host}).String()
+	return strings.TrimSuffix(config.SiblingURL(c.PublicBaseURL, c.RTC.Host), "/")
 }
 
-// LiveKitURL is LiveKit's public websocket URL (the root of rtc.host): the
-// authorization service hands it to clients with their token.
+// LiveKitURL is LiveKit's public websocket URL (the root of rtc.host, at
+// publicBaseUrl's port): the authorization service hands it to clients
+// with their token. wss behind https, ws behind plain http.
 func LiveKitURL(c *config.Config) string {
-	scheme := "wss"
-	if publicScheme(c) == "http" {
-		scheme = "ws"
+	u := RTCServiceURL(c)
+	if rest, ok := strings.CutPrefix(u, "http://"); ok {
+		return "ws://" + rest
 	}
-	return (&url.URL{Scheme: scheme, Host: c.RTC.Host}).String()
-}
-
-func publicScheme(c *config.Config) string {
-	if u, err := url.Parse(c.PublicBaseURL); err == nil && u.Scheme == "http" {
-		return "http"
-	}
-	return "https"
+	return "wss://" + strings.TrimPrefix(u, "https://")
 }
 
 // rtcFoci is the MSC4143 transport list: the one LiveKit backend.

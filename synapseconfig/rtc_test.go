@@ -58,6 +58,10 @@ type liveKitFile struct {
 	} `yaml:"logging"`
 }
 
+// devIngress turns the dev stack's Ingress on (for its own host, the host
+// of publicBaseUrl): calls need it.
+const devIngress = `{"enabled":true,"host":"matrix.localhost"}`
+
 // rtcCases are the RTC variants every rendered file is checked for.
 var rtcCases = []struct {
 	name     string
@@ -67,7 +71,8 @@ var rtcCases = []struct {
 	{"prod", "prod", nil},
 	{"prod-federation-off", "prod", map[string]string{"federation": `{"enabled":false}`}},
 	{"nodeport-three-replicas", "prod", map[string]string{"rtc": `{"enabled":true,"tlsSecretName":"rtc-example-org-tls","livekit":{"replicas":3},"media":{"serviceType":"NodePort","externalAddress":"hostIP"},"turn":{"enabled":true}}`}},
-	{"stun-no-turn", "dev", map[string]string{"rtc": `{"enabled":true}`}},
+	// dev with its Ingress on (calls are refused without one).
+	{"stun-no-turn", "dev", map[string]string{"rtc": `{"enabled":true}`, "ingress": devIngress}},
 }
 
 // TestLiveKitConfigParsedBack: LiveKit's file, decoded as strictly as
@@ -167,8 +172,8 @@ func mapsKeys(m map[string]string) map[string]bool {
 func TestRTCAuthorizationEnv(t *testing.T) {
 	for _, tc := range []struct {
 		stack, url string
-	}{{"prod", "wss://rtc.example.org"}, {"dev", "ws://rtc.matrix.localhost"}} {
-		c, p, _ := load(t, tc.stack, map[string]string{"rtc": `{"enabled":true,"tlsSecretName":"rtc-example-org-tls"}`})
+	}{{"prod", "wss://rtc.example.org"}, {"dev", "ws://rtc.matrix.localhost:8008"}} {
+		c, p, _ := load(t, tc.stack, ingressOn(tc.stack, map[string]string{"rtc": `{"enabled":true,"tlsSecretName":"rtc-example-org-tls"}`}))
 		env := map[string]string{}
 		for _, e := range RTCAuthorizationEnv(c, p) {
 			env[e.Name] = e.Value
@@ -186,6 +191,14 @@ func TestRTCAuthorizationEnv(t *testing.T) {
 	}
 }
 
+// ingressOn adds dev's Ingress to override (prod has one): calls need it.
+func ingressOn(stack string, override map[string]string) map[string]string {
+	if stack == "dev" {
+		override["ingress"] = devIngress
+	}
+	return override
+}
+
 // rtcHomeserverKeys are the keys addRTC owns in homeserver.yaml.
 var rtcHomeserverKeys = []string{"max_event_delay_duration", "rc_message", "rc_delayed_event_mgmt", "matrix_rtc"}
 
@@ -196,7 +209,7 @@ var rtcHomeserverKeys = []string{"max_event_delay_duration", "rc_message", "rc_d
 func TestHomeserverRTC(t *testing.T) {
 	for _, stack := range []string{"prod", "dev"} {
 		for _, fed := range []string{"true", "false"} {
-			override := map[string]string{"federation": `{"enabled":` + fed + `}`}
+			override := ingressOn(stack, map[string]string{"federation": `{"enabled":` + fed + `}`})
 			on := map[string]string{"rtc": `{"enabled":true,"tlsSecretName":"rtc-example-org-tls"}`}
 			off := map[string]string{"rtc": `{"enabled":false}`}
 			maps.Copy(on, override)
@@ -297,5 +310,59 @@ func TestWellKnownRTCFoci(t *testing.T) {
 		if on && !reflect.DeepEqual(foci, []any{map[string]any{"type": "livekit", "livekit_service_url": "https://calls.example.org"}}) {
 			t.Errorf("foci = %v", foci)
 		}
+	}
+}
+
+// TestRTCURLsFollowPublicBaseURL: the call backend's URLs (the
+// well-known's and matrix_rtc's livekit_service_url, the LiveKit URL the
+// authorization service hands out) sit next to the homeserver like MAS's:
+// publicBaseUrl's scheme and port on rtc.host, ws(s) for the websocket.
+func TestRTCURLsFollowPublicBaseURL(t *testing.T) {
+	for _, tc := range []struct {
+		base, service, livekit string
+	}{
+		{"https://matrix.example.org/", "https://rtc.example.org", "wss://rtc.example.org"},
+		{"https://matrix.example.org", "https://rtc.example.org", "wss://rtc.example.org"},
+		{"https://matrix.example.org:8448/", "https://rtc.example.org:8448", "wss://rtc.example.org:8448"},
+		{"http://matrix.example.org/", "http://rtc.example.org", "ws://rtc.example.org"},
+		{"http://matrix.example.org:8008/", "http://rtc.example.org:8008", "ws://rtc.example.org:8008"},
+	} {
+		t.Run(tc.base, func(t *testing.T) {
+			c, err := config.Parse(map[string]string{"serverName": "example.org", "publicBaseUrl": tc.base, "rtc": `{"enabled":true}`})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := RTCServiceURL(c); got != tc.service {
+				t.Errorf("RTCServiceURL = %s, want %s", got, tc.service)
+			}
+			if got := LiveKitURL(c); got != tc.livekit {
+				t.Errorf("LiveKitURL = %s, want %s", got, tc.livekit)
+			}
+			// The same scheme and port as MAS's issuer.
+			if mas := strings.Replace(c.MAS.PublicBaseURL, "//auth.", "//rtc.", 1); mas != tc.service+"/" {
+				t.Errorf("MAS is at %s, calls at %s: not the same scheme and port", c.MAS.PublicBaseURL, tc.service)
+			}
+			// Where clients and the authorization service read them.
+			p := plan.Build(c)
+			env := map[string]string{}
+			for _, e := range RTCAuthorizationEnv(c, p) {
+				env[e.Name] = e.Value
+			}
+			if env["LIVEKIT_URL"] != tc.livekit {
+				t.Errorf("LIVEKIT_URL = %s, want %s", env["LIVEKIT_URL"], tc.livekit)
+			}
+			want := `"` + WellKnownRTCFoci + `":[{"livekit_service_url":"` + tc.service + `","type":"livekit"}]`
+			if wk := WellKnown(c)[WellKnownClient]; !strings.Contains(wk, want) {
+				t.Errorf("well-known %s lacks %s", wk, want)
+			}
+			files, err := Render(c, p, ExternalFor(c, p))
+			if err != nil {
+				t.Fatal(err)
+			}
+			transports := []any{map[string]any{"type": "livekit", "livekit_service_url": tc.service}}
+			if hs := parse(t, files[SharedFile]); !reflect.DeepEqual(hs["matrix_rtc"], map[string]any{"transports": transports}) {
+				t.Errorf("matrix_rtc = %v, want transports %v", hs["matrix_rtc"], transports)
+			}
+		})
 	}
 }

@@ -2,7 +2,6 @@ package tests
 
 import (
 	"encoding/json"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -19,14 +18,19 @@ import (
 
 // rtcCases: prod (LoadBalancer, fixed address, TURN with TLS), prod
 // without federation, three NodePort replicas with their Redis, STUN
-// discovery on dev, and RTC off.
+// discovery on dev (with its Ingress on: calls are refused without one),
+// and RTC off.
 var rtcCases = []stackCase{
 	{name: "prod", file: "prod"},
 	{name: "prod-federation-off", file: "prod", overrides: map[string]string{"federation": `{"enabled":false}`}},
 	{name: "prod-livekit-replicas", file: "prod", overrides: map[string]string{"rtc": rtcNodePortReplicas}},
-	{name: "dev-rtc", file: "dev", overrides: map[string]string{"rtc": `{"enabled":true}`}},
+	{name: "dev-rtc", file: "dev", overrides: map[string]string{"rtc": `{"enabled":true}`, "ingress": devIngressOn}},
 	{name: "prod-rtc-off", file: "prod", overrides: map[string]string{"rtc": `{"enabled":false}`}},
 }
+
+// devIngressOn turns the dev stack's Ingress on, for the host of its
+// publicBaseUrl.
+const devIngressOn = `{"enabled":true,"host":"matrix.localhost"}`
 
 // rtcOwned are the objects of the RTC components: the ones carrying an RTC
 // name label, and the RTC NetworkPolicies (which carry none).
@@ -47,8 +51,9 @@ func rtcOwned(s *mockstack.Stack) []string {
 	return sort
 }
 
-// TestRTCObjects: the RTC objects exist exactly with rtc.enabled (the
-// Ingress also needs ingress.enabled, Redis more than one replica).
+// TestRTCObjects: the RTC objects exist exactly with rtc.enabled, the RTC
+// Ingress included (config refuses calls with ingress.enabled=false), and
+// Redis with more than one replica.
 func TestRTCObjects(t *testing.T) {
 	t.Parallel()
 	for _, tc := range rtcCases {
@@ -70,9 +75,7 @@ func TestRTCObjects(t *testing.T) {
 				tNetworkPolicy + " " + plan.LiveKitName,
 				tDeployment + " " + plan.RTCAuthorizationName, tService + " " + plan.RTCAuthorizationName,
 				tNetworkPolicy + " " + plan.RTCAuthorizationName,
-			}
-			if cfg.Ingress.Enabled {
-				want = append(want, tIngress+" "+plan.RTCIngressName)
+				tIngress + " " + plan.RTCIngressName,
 			}
 			if cfg.RTC.LiveKit.Replicas > 1 {
 				want = append(want, tPDB+" "+plan.LiveKitName,
@@ -352,7 +355,10 @@ func TestRTCWellKnownInRouter(t *testing.T) {
 			foci, ok := doc[synapseconfig.WellKnownRTCFoci]
 			require.Equal(t, cfg.RTC.Enabled, ok, "rtc_foci iff rtc.enabled")
 			if ok {
-				assert.Equal(t, []any{map[string]any{"type": "livekit", "livekit_service_url": fmt.Sprintf("%s://%s", map[bool]string{true: "http", false: "https"}[strings.HasPrefix(cfg.PublicBaseURL, "http:")], cfg.RTC.Host)}}, foci)
+				// publicBaseUrl's scheme and port on rtc.host (dev's
+				// http://matrix.localhost:8008/ keeps :8008).
+				want := map[bool]string{true: "http://rtc.matrix.localhost:8008", false: "https://rtc.example.org"}[tc.file == "dev"]
+				assert.Equal(t, []any{map[string]any{"type": "livekit", "livekit_service_url": want}}, foci)
 			}
 		})
 	}
