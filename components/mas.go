@@ -44,7 +44,7 @@ type MASArgs struct {
 	// component's MASPassword).
 	DatabasePassword pulumi.StringInput
 	// UpstreamSecrets are the upstream providers' client secrets by
-	// provider name (config.LoadUpstreamSecrets).
+	// provider name (config.Load, synapse:masUpstreamClientSecrets).
 	UpstreamSecrets map[string]pulumi.StringOutput
 }
 

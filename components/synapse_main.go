@@ -46,7 +46,7 @@ type SynapseMainArgs struct {
 	// it is written into the Synapse Secret as a file.
 	RedisPassword pulumi.StringInput
 	// SigningKey is an existing server's signing key file (a secret), from
-	// config.LoadSigningKey; nil generates one.
+	// config.Load (synapse:signingKey); nil generates one.
 	SigningKey pulumi.StringInput
 	// MASSecret is the secret Synapse and MAS share (the MAS component's
 	// SynapseSecret); required with mas.enabled, written as the file

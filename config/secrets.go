@@ -46,25 +46,22 @@ func trimPad(s string) string {
 	return s
 }
 
-// LoadSigningKey reads synapse:signingKey. It must be a Pulumi secret
+// checkSigningKey judges synapse:signingKey. It must be a Pulumi secret
 // (`pulumi config set --secret`): a plain value would sit in the stack file
 // and the PR diff. ok is false when the key is unset or empty (Pulumi.yaml's
-// default); the key is then generated.
-func LoadSigningKey(ctx *pulumi.Context) (key pulumi.StringOutput, ok bool, err error) {
-	full := Namespace + ":" + SigningKeyKey
-	v, set := ctx.GetConfig(full)
-	if !set || v == "" {
-		return pulumi.StringOutput{}, false, nil
-	}
-	if !ctx.IsConfigSecret(full) {
-		return pulumi.StringOutput{}, false, ValidationError{{Key: SigningKeyKey, Value: "(plain text)",
+// default); the key is then generated. The value is never echoed.
+func checkSigningKey(v string, set, secret bool) (key string, ok bool, errs ValidationError) {
+	switch {
+	case !set || v == "":
+		return "", false, nil
+	case !secret:
+		return "", false, ValidationError{{Key: SigningKeyKey, Value: "(plain text)",
 			Allowed: "the signing key is the server's identity: set it with `pulumi config set --secret synapse:signingKey`"}}
 	}
 	if err := CheckSigningKey(v); err != nil {
-		// The value is a secret: the message never echoes it.
-		return pulumi.StringOutput{}, false, ValidationError{{Key: SigningKeyKey, Value: "(secret)", Allowed: err.Error()}}
+		return "", false, ValidationError{{Key: SigningKeyKey, Value: "(secret)", Allowed: err.Error()}}
 	}
-	return pulumi.ToSecret(pulumi.String(strings.TrimSpace(v) + "\n")).(pulumi.StringOutput), true, nil
+	return strings.TrimSpace(v) + "\n", true, nil
 }
 
 // BackupKeys are an external backup target's S3 keys (stack secrets).
@@ -72,24 +69,24 @@ type BackupKeys struct {
 	AccessKeyID, SecretAccessKey pulumi.StringOutput
 }
 
-// LoadBackupKeys reads the stack secrets BackupS3AccessKeyIDKey and
-// BackupS3SecretAccessKeyKey, which an external backup target
-// (postgres.backup.endpoint) needs and nothing else reads. Both must be
-// set, as Pulumi secrets; neither value is ever echoed. nil when backups
-// go to the stack's MinIO (or nowhere); the keys are then refused, so that
-// a leftover credential does not sit unused in the stack file.
-func LoadBackupKeys(ctx *pulumi.Context, c *Config) (*BackupKeys, error) {
-	return readBackupKeys(c, func(key string) (string, bool, bool) {
-		full := Namespace + ":" + key
-		v, ok := ctx.GetConfig(full)
-		return v, ok && v != "", ok && ctx.IsConfigSecret(full)
-	})
+// readBackupKeys judges the stack secrets BackupS3AccessKeyIDKey and
+// BackupS3SecretAccessKeyKey against a valid Config (checkBackupKeys).
+func readBackupKeys(c *Config, get func(key string) (v string, set, secret bool)) (*BackupKeys, error) {
+	values, errs := checkBackupKeys(premisesOf(c).externalBackup, get)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return secretBackupKeys(values), nil
 }
 
-func readBackupKeys(c *Config, get func(key string) (v string, set, secret bool)) (*BackupKeys, error) {
-	external := c.Postgres.Backup.Enabled && c.Postgres.Backup.Endpoint != ""
-	var errs ValidationError
-	values := map[string]string{}
+// checkBackupKeys judges the S3 keys of an external backup target
+// (external: postgres.backup.enabled with postgres.backup.endpoint),
+// which nothing else reads. With one, both must be set, as Pulumi
+// secrets; without one they are refused, so that a leftover credential
+// does not sit unused in the stack file. No value is ever echoed. values
+// is nil without an external target.
+func checkBackupKeys(external bool, get func(key string) (v string, set, secret bool)) (values map[string]string, errs ValidationError) {
+	values = map[string]string{}
 	for _, key := range []string{BackupS3AccessKeyIDKey, BackupS3SecretAccessKeyKey} {
 		v, set, secret := get(key)
 		switch {
@@ -106,46 +103,53 @@ func readBackupKeys(c *Config, get func(key string) (v string, set, secret bool)
 			values[key] = v
 		}
 	}
-	if len(errs) > 0 {
+	if len(errs) > 0 || !external {
 		return nil, errs
 	}
-	if !external {
-		return nil, nil
+	return values, nil
+}
+
+// secretBackupKeys wraps checked key values as secret outputs (nil for nil).
+func secretBackupKeys(values map[string]string) *BackupKeys {
+	if values == nil {
+		return nil
 	}
 	return &BackupKeys{
 		AccessKeyID:     pulumi.ToSecret(pulumi.String(values[BackupS3AccessKeyIDKey])).(pulumi.StringOutput),
 		SecretAccessKey: pulumi.ToSecret(pulumi.String(values[BackupS3SecretAccessKeyKey])).(pulumi.StringOutput),
-	}, nil
+	}
 }
 
-// LoadUpstreamSecrets reads the stack secret MASUpstreamSecretsKey: one
-// client secret per mas.upstreamProviders name, nothing more, nothing
-// less. It must be a Pulumi secret; no value is ever echoed. The result
-// maps provider name → client secret (secret outputs); nil without
-// providers.
-func LoadUpstreamSecrets(ctx *pulumi.Context, c *Config) (map[string]pulumi.StringOutput, error) {
-	full := Namespace + ":" + MASUpstreamSecretsKey
-	v, _ := ctx.GetConfig(full)
-	values, err := readUpstreamSecrets(c, v, ctx.IsConfigSecret(full))
-	if err != nil || values == nil {
-		return nil, err
-	}
-	out := make(map[string]pulumi.StringOutput, len(values))
-	for name, s := range values {
-		out[name] = pulumi.ToSecret(pulumi.String(s)).(pulumi.StringOutput)
-	}
-	return out, nil
-}
-
+// readUpstreamSecrets judges the stack secret MASUpstreamSecretsKey
+// against a valid Config (checkUpstreamSecrets).
 func readUpstreamSecrets(c *Config, v string, secret bool) (map[string]string, error) {
-	key := MASUpstreamSecretsKey
-	set := strings.TrimSpace(v) != ""
+	m, errs := checkUpstreamSecrets(upstreamNames(c), v, secret)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return m, nil
+}
+
+// upstreamNames are the providers that need a client secret: none when
+// MAS is off.
+func upstreamNames(c *Config) []string {
 	want := []string{}
 	if c.MAS.Enabled {
 		for _, p := range c.MAS.Upstream {
 			want = append(want, p.Name)
 		}
 	}
+	return want
+}
+
+// checkUpstreamSecrets judges the stack secret MASUpstreamSecretsKey: one
+// client secret per provider named in want (mas.upstreamProviders),
+// nothing more, nothing less. It must be a Pulumi secret; no value is
+// ever echoed. The result maps provider name → client secret; nil
+// without providers.
+func checkUpstreamSecrets(want []string, v string, secret bool) (map[string]string, ValidationError) {
+	key := MASUpstreamSecretsKey
+	set := strings.TrimSpace(v) != ""
 	how := "set it with `pulumi config set --secret synapse:" + key + " '{\"<provider name>\": \"<client secret>\"}'`"
 	switch {
 	case len(want) == 0 && set:

@@ -19,23 +19,15 @@ import (
 // Deploy is the Pulumi program.
 func Deploy(ctx *pulumi.Context) error {
 	// An invalid config registers nothing: a half-applied stack from a typo
-	// is worse than an error at preview.
-	cfg, err := config.Load(ctx)
+	// is worse than an error at preview. Load judges every key, plain and
+	// secret, and reports every problem at once.
+	loaded, err := config.Load(ctx)
 	if err != nil {
 		return err
 	}
-	signingKey, haveKey, err := config.LoadSigningKey(ctx)
-	if err != nil {
-		return err
-	}
-	backupKeys, err := config.LoadBackupKeys(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	upstreamSecrets, err := config.LoadUpstreamSecrets(ctx, cfg)
-	if err != nil {
-		return err
-	}
+	cfg := loaded.Config
+	signingKey, haveKey := loaded.SigningKey, loaded.HaveSigningKey
+	backupKeys, upstreamSecrets := loaded.BackupKeys, loaded.UpstreamSecrets
 	p := plan.Build(cfg)
 
 	ns, err := components.NewNamespace(ctx, "namespace", &components.NamespaceArgs{
