@@ -14,6 +14,9 @@
 //     for namespaced kinds; id is "<namespace>/<name>" or "<name>".
 //   - outputs listed in the resource's AdditionalSecretOutputs are returned as
 //     secrets, as the engine would (the Go SDK does not do this client-side).
+//
+// Options.Placeholders (values given, not generated) are redacted and listed
+// like generated values.
 package mockstack
 
 import (
@@ -55,6 +58,11 @@ type Options struct {
 	Config map[string]string
 	// SecretConfigKeys lists Config keys (same spelling) that are secret.
 	SecretConfigKeys []string
+	// Placeholders are values the program is given rather than generates
+	// (e.g. stand-ins for stack secrets) that must not show: value →
+	// placeholder. Redact replaces them as it replaces generated values,
+	// and SecretValues lists them.
+	Placeholders map[string]string
 	// DryRun runs as a preview (outputs may be unknown).
 	DryRun bool
 	// DefaultNamespace is given to namespaced kubernetes objects without one
@@ -86,6 +94,9 @@ func Run(program pulumi.RunFunc, opts Options) (*Stack, error) {
 	m := &mocks{
 		opts:      opts,
 		generated: map[string]string{},
+	}
+	for v, p := range opts.Placeholders {
+		m.generated[v] = p
 	}
 	cfg := make(map[string]string, len(opts.Config))
 	for k, v := range opts.Config {

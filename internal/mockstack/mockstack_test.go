@@ -265,6 +265,30 @@ func TestSecretsAndRedaction(t *testing.T) {
 	assert.Empty(t, s.Leaks(s.Redact(s.Outputs)))
 }
 
+// Values the program is given (Options.Placeholders, e.g. stand-ins for
+// stack secrets) are redacted and listed like generated ones.
+func TestGivenPlaceholders(t *testing.T) {
+	t.Parallel()
+	s, err := mockstack.Run(program, mockstack.Options{
+		Project: "synapse", Stack: "dev",
+		Config:       map[string]string{"synapse:namespace": "given-ns-value", "tiers": `{"size":"small","replicas":3}`},
+		Placeholders: map[string]string{"given-ns-value": "<stack-secret:ns>"},
+	})
+	require.NoError(t, err)
+	assert.Contains(t, s.SecretValues(), "given-ns-value")
+	sec := s.MustGet(t, tSecret, "app-secret")
+	assert.Equal(t, "given-ns-value", dig(sec.Inputs, "metadata", "namespace"))
+	assert.Equal(t, "<stack-secret:ns>", dig(s.Redact(sec.Inputs), "metadata", "namespace"))
+}
+
+func dig(v any, keys ...string) any {
+	for _, k := range keys {
+		m, _ := v.(map[string]any)
+		v = m[k]
+	}
+	return v
+}
+
 func TestProgramError(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("boom")

@@ -160,7 +160,8 @@ func (s *Stack) DependsOnTransitively(urn, targetURN string) bool {
 }
 
 // SecretValues returns every value the mocks generated for random resources
-// (results, bcrypt hashes, base64/hex bytes), sorted, for leak searches.
+// (results, bcrypt hashes, base64/hex bytes) and the values of
+// Options.Placeholders, sorted, for leak searches.
 func (s *Stack) SecretValues() []string {
 	out := make([]string, 0, len(s.generated))
 	for v := range s.generated {
@@ -171,7 +172,7 @@ func (s *Stack) SecretValues() []string {
 }
 
 // Placeholders maps each generated value to its placeholder, e.g.
-// "<generated:random-password/NAME>".
+// "<generated:random-password/NAME>" (and includes Options.Placeholders).
 func (s *Stack) Placeholders() map[string]string {
 	out := make(map[string]string, len(s.generated))
 	for k, v := range s.generated {
