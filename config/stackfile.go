@@ -11,10 +11,20 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// ReadStackFile reads a Pulumi.<stack>.yaml and returns its `synapse:` keys
-// as Pulumi hands them to the program: scalars as strings, objects as JSON.
-// It lets tests and the offline renderer run a stack file without the CLI.
-func ReadStackFile(path string) (map[string]string, error) {
+// StackFile is the `synapse:` config of a Pulumi.<stack>.yaml.
+type StackFile struct {
+	// Raw holds the plain keys as Pulumi hands them to the program:
+	// scalars as strings, objects as JSON.
+	Raw map[string]string
+	// Secure lists, sorted, the keys written as Pulumi secrets
+	// ({secure: v1:...}): set, with values only the stack's secrets
+	// provider can decrypt (see OfflineSecrets).
+	Secure []string
+}
+
+// ReadStack reads a stack file without the CLI, for the offline renderer
+// and tests.
+func ReadStack(path string) (*StackFile, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -25,7 +35,7 @@ func ReadStackFile(path string) (map[string]string, error) {
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	raw := map[string]string{}
+	f := &StackFile{Raw: map[string]string{}}
 	for k, v := range doc.Config {
 		key, ok := strings.CutPrefix(k, Namespace+":")
 		if !ok {
@@ -33,27 +43,42 @@ func ReadStackFile(path string) (map[string]string, error) {
 		}
 		if m, isMap := v.(map[string]any); isMap {
 			if _, secure := m["secure"]; secure && len(m) == 1 {
-				if slices.Contains(SecretKeys, key) {
-					continue // read by LoadSigningKey under Pulumi; offline, the key is generated
-				}
-				return nil, fmt.Errorf("%s: %s is a Pulumi secret; only %s may be", path, k, strings.Join(SecretKeys, ", "))
+				f.Secure = append(f.Secure, key)
+				continue
 			}
 		}
 		switch v := plainYAML(v).(type) {
 		case string:
-			raw[key] = v
+			f.Raw[key] = v
 		case map[string]any, []any, nil, bool, int, int64, uint64, float64:
 			// As the CLI hands them over: JSON (null is "null", true "true").
 			b, err := json.Marshal(v)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %s: %w", path, k, err)
 			}
-			raw[key] = string(b)
+			f.Raw[key] = string(b)
 		default:
-			raw[key] = fmt.Sprint(v)
+			f.Raw[key] = fmt.Sprint(v)
 		}
 	}
-	return raw, nil
+	slices.Sort(f.Secure)
+	return f, nil
+}
+
+// ReadStackFile reads a stack file's plain keys (StackFile.Raw): the
+// secret keys of SecretKeys written as Pulumi secrets are left out, and
+// any other key written as one is an error.
+func ReadStackFile(path string) (map[string]string, error) {
+	f, err := ReadStack(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, key := range f.Secure {
+		if !slices.Contains(SecretKeys, key) {
+			return nil, fmt.Errorf("%s: %s:%s is a Pulumi secret; only %s may be", path, Namespace, key, strings.Join(SecretKeys, ", "))
+		}
+	}
+	return f.Raw, nil
 }
 
 // ParseStackFile reads a stack file, applies override (key → raw value, as

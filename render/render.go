@@ -3,7 +3,10 @@
 // secrets become fixed placeholders, and Pulumi-only resources (components,
 // random values, the Helm chart of the CNPG operator) are left out. The
 // output is deterministic, so two renders diff clean and a pull request can
-// show the manifest diff of a config change.
+// show the manifest diff of a config change. The values of stack secrets
+// ({secure: ...} in the stack file) cannot be decrypted offline: they are
+// stand-ins that pass their keys' checks, shown as placeholders
+// (config.OfflineSecrets).
 package render
 
 import (
@@ -33,14 +36,35 @@ type Result struct {
 	LeftOut []string
 }
 
-// StackConfig renders a stack from its raw config (config.ReadStackFile).
-// Invalid config returns the validation error and no objects.
+// StackConfig renders a stack from its plain raw config
+// (config.ReadStackFile), without secret keys.
 func StackConfig(stackName string, raw map[string]string) (*Result, error) {
+	return StackFile(stackName, &config.StackFile{Raw: raw})
+}
+
+// StackFile renders a stack from its stack file (config.ReadStack). The
+// config is judged first as `pulumi up` judges it, every key of the file
+// (misspelt ones included), plain and secret: invalid config returns
+// every problem at once and no objects. Keys held as Pulumi secrets get
+// stand-in values, rendered as "<stack-secret:synapse:KEY>".
+func StackFile(stackName string, f *config.StackFile) (*Result, error) {
+	raw, placeholders := config.OfflineSecrets(f)
+	secret := f.SecretSet()
+	// Under the mocks the program sees only the keys it asks for (the Go
+	// SDK cannot list config), so a misspelt key is judged here.
+	if _, err := config.Check(raw, secret); err != nil {
+		return nil, err
+	}
 	cfg := make(map[string]string, len(raw))
 	for k, v := range raw {
 		cfg[config.Namespace+":"+k] = v
 	}
-	s, err := mockstack.Run(stack.Deploy, mockstack.Options{Project: config.Namespace, Stack: stackName, Config: cfg})
+	var secretKeys []string
+	for _, k := range f.Secure {
+		secretKeys = append(secretKeys, config.Namespace+":"+k)
+	}
+	s, err := mockstack.Run(stack.Deploy, mockstack.Options{Project: config.Namespace, Stack: stackName,
+		Config: cfg, SecretConfigKeys: secretKeys, Placeholders: placeholders})
 	if err != nil {
 		return nil, err
 	}

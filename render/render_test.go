@@ -2,7 +2,9 @@ package render
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -93,5 +95,97 @@ func TestRenderRejectsInvalidConfig(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "synapse:streamWriters.typing") {
 		t.Errorf("error does not name the key: %v", err)
+	}
+}
+
+// prodWithSecrets is prod with an upstream provider and an external backup
+// target, whose secrets are the given keys, written as Pulumi secrets.
+func prodWithSecrets(t *testing.T, tier string, secure ...string) *config.StackFile {
+	t.Helper()
+	f, err := config.ReadStack("../Pulumi.prod.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pg, mas map[string]any
+	if err := json.Unmarshal([]byte(f.Raw["postgres"]), &pg); err != nil {
+		t.Fatal(err)
+	}
+	pg["backup"].(map[string]any)["endpoint"] = "https://s3.example.org"
+	if err := json.Unmarshal([]byte(f.Raw["mas"]), &mas); err != nil {
+		t.Fatal(err)
+	}
+	mas["upstreamProviders"] = []any{
+		map[string]any{"name": "keycloak", "issuer": "https://kc.example.org/realms/matrix", "clientId": "mas"},
+		map[string]any{"name": "google", "issuer": "https://accounts.google.com", "clientId": "mas"},
+	}
+	mas["passwordLogin"] = false
+	for key, v := range map[string]any{"postgres": pg, "mas": mas} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Raw[key] = string(b)
+	}
+	if tier != "" {
+		f.Raw["tier"] = tier
+	}
+	f.Secure = secure
+	return f
+}
+
+// TestRenderStackSecrets: a stack whose secret keys are Pulumi secrets
+// ({secure: ...}) renders offline (it used to be refused: "missing"), each
+// secret value a placeholder, never the stand-in the program was given.
+func TestRenderStackSecrets(t *testing.T) {
+	all := []string{config.BackupS3AccessKeyIDKey, config.BackupS3SecretAccessKeyKey, config.MASUpstreamSecretsKey, config.SigningKeyKey}
+	res, err := StackFile("prod", prodWithSecrets(t, "", all...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := res.Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rendered []byte
+	for _, content := range files {
+		rendered = append(rendered, content...)
+	}
+	for _, key := range []string{config.BackupS3AccessKeyIDKey, config.BackupS3SecretAccessKeyKey,
+		config.MASUpstreamSecretsKey + ".keycloak", config.MASUpstreamSecretsKey + ".google", config.SigningKeyKey} {
+		if !bytes.Contains(rendered, []byte("<stack-secret:synapse:"+key+">")) {
+			t.Errorf("no placeholder for %s", key)
+		}
+	}
+	for _, standIn := range []string{"offline-stand-in", "a_offline"} {
+		if bytes.Contains(rendered, []byte(standIn)) {
+			t.Errorf("a stand-in value is rendered (%s)", standIn)
+		}
+	}
+}
+
+// TestRenderRefusesMissingSecretsWithOtherProblems: a secret key the stack
+// needs and does not hold is refused offline too, in the same report as a
+// bad plain key.
+func TestRenderRefusesMissingSecretsWithOtherProblems(t *testing.T) {
+	for _, tc := range []struct {
+		name, tier string
+		secure     []string
+		want       []string
+	}{
+		{"upstream secret missing", "", []string{config.BackupS3AccessKeyIDKey, config.BackupS3SecretAccessKeyKey},
+			[]string{config.MASUpstreamSecretsKey}},
+		{"bad tier, a backup key and the upstream secret missing", "huge", []string{config.BackupS3AccessKeyIDKey},
+			[]string{"tier", config.BackupS3SecretAccessKeyKey, config.MASUpstreamSecretsKey}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := StackFile("prod", prodWithSecrets(t, tc.tier, tc.secure...))
+			var verr config.ValidationError
+			if !errors.As(err, &verr) || res != nil {
+				t.Fatalf("want a validation error and nothing rendered, got %v, %v", res, err)
+			}
+			if got := verr.Keys(); !slices.Equal(got, tc.want) {
+				t.Errorf("keys %v, want %v:\n%v", got, tc.want, err)
+			}
+		})
 	}
 }

@@ -5,7 +5,8 @@
 //	go run ./cmd/render --stack dev --out out/dev
 //	go run ./cmd/render --config path/to/Pulumi.x.yaml --out out/x
 //
-// Generated secrets are fixed placeholders, so two runs diff clean. Invalid
+// Generated secrets are fixed placeholders, so two runs diff clean; so are
+// the values of stack secrets, which cannot be decrypted offline. Invalid
 // config exits non-zero with every validation error and writes nothing.
 package main
 
@@ -53,17 +54,12 @@ func run(args []string) error {
 	} else {
 		name = strings.TrimSuffix(strings.TrimPrefix(filepath.Base(file), "Pulumi."), filepath.Ext(file))
 	}
-	raw, err := config.ReadStackFile(file)
+	f, err := config.ReadStack(file)
 	if err != nil {
 		return err
 	}
-	// The checks of `pulumi up`: Load hands Parse every key the CLI gives the
-	// program, misspelt ones included; here the stack file is every key.
-	// (Under the mocks below, Load sees only the keys it reads.)
-	if _, err := config.Parse(raw); err != nil {
-		return err
-	}
-	res, err := render.StackConfig(name, raw)
+	// The checks of `pulumi up`, every key of the file, plain and secret.
+	res, err := render.StackFile(name, f)
 	if err != nil {
 		return err
 	}
@@ -89,6 +85,9 @@ func run(args []string) error {
 		}
 	}
 	fmt.Fprintf(os.Stderr, "render: %s: %d objects in %s (left out, Pulumi-only: %d)\n", name, len(paths), *out, len(res.LeftOut))
+	if len(f.Secure) > 0 {
+		fmt.Fprintf(os.Stderr, "render: %s: stack secrets not decrypted, rendered as <stack-secret:...> placeholders: %s\n", name, strings.Join(f.Secure, ", "))
+	}
 	return nil
 }
 

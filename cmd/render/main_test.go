@@ -96,3 +96,82 @@ func TestRunRefusesToEmptyAForeignDirectory(t *testing.T) {
 		t.Errorf("foreign file removed: %v", err)
 	}
 }
+
+const upstreamStack = "config:\n  synapse:serverName: example.org\n" +
+	"  synapse:mas:\n    upstreamProviders:\n      - name: keycloak\n        issuer: https://kc.example.org/realms/matrix\n        clientId: mas\n"
+
+func secure(key string) string {
+	return "  synapse:" + key + ":\n    secure: v1:c2FsdA==:bm9uY2U=:Y2lwaGVydGV4dA==\n"
+}
+
+// A stack file with secret keys set the Pulumi way ({secure: ...}) renders
+// offline, the values as placeholders (it used to be refused: the secure
+// keys were dropped, so masUpstreamClientSecrets was "missing").
+func TestRunRendersStackSecretsAsPlaceholders(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "Pulumi.up.yaml")
+	if err := os.WriteFile(file, []byte(upstreamStack+secure("masUpstreamClientSecrets")+secure("signingKey")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	if err := run([]string{"--config", file, "--out", out}); err != nil {
+		t.Fatal(err)
+	}
+	var all strings.Builder
+	err := filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		all.Write(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<stack-secret:synapse:masUpstreamClientSecrets.keycloak>", "<stack-secret:synapse:signingKey>"} {
+		if !strings.Contains(all.String(), want) {
+			t.Errorf("no %s in the rendered objects", want)
+		}
+	}
+}
+
+// A secret key that is absent, or written in plain text, is refused as
+// `pulumi up` refuses it, together with every other problem of the file.
+func TestRunRefusesMissingOrPlainSecrets(t *testing.T) {
+	for name, tc := range map[string]struct {
+		config string
+		want   []string
+	}{
+		"missing, and a bad tier": {upstreamStack + "  synapse:tier: huge\n" + secure("signingKey"),
+			[]string{`synapse:tier: "huge"`, "synapse:masUpstreamClientSecrets: missing", "2 problem(s)"}},
+		"plain text": {upstreamStack + "  synapse:masUpstreamClientSecrets: '{\"keycloak\": \"s3cr3t\"}'\n",
+			[]string{`synapse:masUpstreamClientSecrets: "(plain text)"`, "1 problem(s)"}},
+		"another key as a secret": {upstreamStack + secure("masUpstreamClientSecrets") + secure("namespace"),
+			[]string{`synapse:namespace: "[secret]" is not allowed; is a Pulumi secret`, "1 problem(s)"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			file := filepath.Join(dir, "Pulumi.x.yaml")
+			if err := os.WriteFile(file, []byte(tc.config), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(dir, "out")
+			err := run([]string{"--config", file, "--out", out})
+			if err == nil {
+				t.Fatal("rendered a stack file that pulumi up refuses")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+			if strings.Contains(err.Error(), "s3cr3t") {
+				t.Errorf("a secret is echoed: %v", err)
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("output directory written for an invalid config")
+			}
+		})
+	}
+}
