@@ -65,7 +65,7 @@ func validate(p *workspace.Project, name string, ps *workspace.ProjectStack) (ma
 	}
 	out := map[string]string{}
 	for k, v := range plain {
-		// The secret keys are read by config.LoadSigningKey, not Parse.
+		// The secret keys are judged by config.Load/Check, not Parse.
 		if k.Namespace() == synconfig.Namespace && !slices.Contains(synconfig.SecretKeys, k.Name()) {
 			out[k.Name()] = v
 		}
