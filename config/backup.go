@@ -27,7 +27,7 @@ const (
 )
 
 // The secret stack config keys of an external backup target (with
-// postgres.backup.endpoint). Read by LoadBackupCredentials, never by Parse.
+// postgres.backup.endpoint). Judged by Check and read by Load, never by Parse.
 const (
 	BackupS3AccessKeyIDKey     = "backupS3AccessKeyId"
 	BackupS3SecretAccessKeyKey = "backupS3SecretAccessKey"

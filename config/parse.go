@@ -244,7 +244,7 @@ func topLevel(el *errorList, raw map[string]string, secret map[string]bool) map[
 		}
 		switch {
 		case slices.Contains(SecretKeys, k):
-			// Read by LoadSigningKey, outside Config.
+			// Secret keys: judged by Check, read by Load, outside Config.
 		case !slices.Contains(Keys, k):
 			el.addf(k, v, "unknown key; known keys: %s", strings.Join(Keys, ", "))
 		case secret[k]:
