@@ -19,53 +19,53 @@ const masOnlyCount = `SELECT count(*) FROM users u WHERE u.appservice_id IS NULL
 	` AND NOT EXISTS (SELECT 1 FROM access_tokens t WHERE t.user_id = u.name)` +
 	` AND NOT EXISTS (SELECT 1 FROM user_external_ids e WHERE e.user_id = u.name)`
 
-// LeaveGuardScript refuses (exit 1) to take MAS away from a Synapse whose
-// accounts MAS holds: without MAS nobody of them could sign in, and there
-// is no tool to move them back. A new server, or one whose accounts all
-// have a Synapse password, SSO link or token, passes. Same environment as
-// GuardScript.
-var LeaveGuardScript = strings.Join([]string{
-	`set -eu`,
-	`q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"; }`,
-	`if [ "$(q "SELECT to_regclass('public.users') IS NOT NULL")" != "t" ]; then`,
-	`  echo "MAS leave guard: Synapse has no schema yet (a new server): Synapse owns accounts from the start"`,
-	`  exit 0`,
-	`fi`,
-	`n=$(q "` + masOnlyCount + `")`,
-	`if [ "$n" = "0" ]; then`,
-	`  echo "MAS leave guard: every account can sign in to Synapse without MAS"`,
-	`  exit 0`,
-	`fi`,
-	`echo "MAS leave guard: this Synapse has $n account(s) whose password and sessions MAS holds (no Synapse password, SSO link or token)." >&2`,
-	`echo "Turning MAS off would lock them out and sign everyone out. Keep synapse:mas.enabled=true;" >&2`,
-	`echo "or, to turn it off anyway (an administrator then sets Synapse passwords for them), set synapse:mas.leaveAcknowledged=true." >&2`,
-	`exit 1`,
-	``,
-}, "\n")
+// guardScript is a Job's verdict on Synapse's accounts, through psql (the
+// libpq environment: PGHOST, PGUSER, PGPASSWORD, …): it passes on a new
+// server (no schema yet, saying newServer) and when count finds no
+// account (saying none); otherwise it prints refusal, naming the $n
+// accounts, and fails.
+func guardScript(who, newServer, count, none string, refusal ...string) string {
+	lines := []string{
+		`set -eu`,
+		`q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"; }`,
+		`if [ "$(q "SELECT to_regclass('public.users') IS NOT NULL")" != "t" ]; then`,
+		`  echo "` + who + `: Synapse has no schema yet (a new server): ` + newServer + `"`,
+		`  exit 0`,
+		`fi`,
+		`n=$(q "` + count + `")`,
+		`if [ "$n" = "0" ]; then`,
+		`  echo "` + who + `: ` + none + `"`,
+		`  exit 0`,
+		`fi`,
+	}
+	for i, r := range refusal {
+		if i == 0 {
+			r = who + ": " + r
+		}
+		lines = append(lines, `echo "`+r+`" >&2`)
+	}
+	return strings.Join(append(lines, `exit 1`, ``), "\n")
+}
 
 // GuardScript refuses (exit 1) to put MAS in front of a Synapse that
 // already has accounts of its own: they need syn2mas first (MAS docs,
 // setup/migration.md), or people lose their passwords and sessions. A new
-// server (no schema yet) or one without such accounts passes. It reads
-// the libpq environment (PGHOST, PGUSER, PGPASSWORD, …).
-var GuardScript = strings.Join([]string{
-	`set -eu`,
-	`q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"; }`,
-	`if [ "$(q "SELECT to_regclass('public.users') IS NOT NULL")" != "t" ]; then`,
-	`  echo "syn2mas guard: Synapse has no schema yet (a new server): MAS owns accounts from the start"`,
-	`  exit 0`,
-	`fi`,
-	`n=$(q "` + syn2masCount + `")`,
-	`if [ "$n" = "0" ]; then`,
-	`  echo "syn2mas guard: no account with a Synapse password, token or SSO link: MAS may take over"`,
-	`  exit 0`,
-	`fi`,
-	`echo "syn2mas guard: this Synapse has $n account(s) with a Synapse password, access token or SSO link." >&2`,
-	`echo "Turning MAS on would lock them out. Migrate them with syn2mas (README, \"Moving an existing server to MAS\")," >&2`,
-	`echo "then set synapse:mas.existingUsersMigrated=true; or set synapse:mas.enabled=false." >&2`,
-	`exit 1`,
-	``,
-}, "\n")
+// server (no schema yet) or one without such accounts passes.
+var GuardScript = guardScript("syn2mas guard", "MAS owns accounts from the start", syn2masCount,
+	"no account with a Synapse password, token or SSO link: MAS may take over",
+	`this Synapse has $n account(s) with a Synapse password, access token or SSO link.`,
+	`Turning MAS on would lock them out. Migrate them with syn2mas (README, \"Moving an existing server to MAS\"),`,
+	`then set synapse:mas.existingUsersMigrated=true; or set synapse:mas.enabled=false.`)
+
+// LeaveGuardScript refuses (exit 1) to take MAS away from a Synapse whose
+// accounts MAS holds: without MAS none of them could sign in, and there
+// is no tool to move them back. A new server, or one whose accounts all
+// have a Synapse password, SSO link or token, passes.
+var LeaveGuardScript = guardScript("MAS leave guard", "Synapse owns accounts from the start", masOnlyCount,
+	"every account can sign in to Synapse without MAS",
+	`this Synapse has $n account(s) whose password and sessions MAS holds (no Synapse password, SSO link or token).`,
+	`Turning MAS off would lock them out and sign everyone out. Keep synapse:mas.enabled=true;`,
+	`or, to turn it off anyway (an administrator then sets Synapse passwords for them), set synapse:mas.leaveAcknowledged=true.`)
 
 // FirstAdminMASScript creates the first admin in MAS once: an account
 // that exists in MAS (created by an earlier run, or a person) is left as

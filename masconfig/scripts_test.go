@@ -10,72 +10,51 @@ import (
 	"synapse/internal/realtools"
 )
 
-// TestGuardScript runs the guard with a fake psql that answers as a
-// database would, and checks who passes: a new server, a server without
-// Synapse-managed accounts; and who is refused: one with such accounts.
-func TestGuardScript(t *testing.T) {
-	for _, tc := range []struct {
-		name, hasSchema, count string
-		ok                     bool
+// TestGuardScripts: with a fake psql, each guard passes a new server and
+// one whose count is 0, and refuses otherwise, saying which key to set.
+func TestGuardScripts(t *testing.T) {
+	for _, g := range []struct {
+		name, script, says string
 	}{
-		{"new server", "f", "", true},
-		{"no Synapse accounts", "t", "0", true},
-		{"three Synapse accounts", "t", "3", false},
+		{"syn2mas", GuardScript, "mas.existingUsersMigrated"},
+		{"leave", LeaveGuardScript, "mas.leaveAcknowledged"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			fake := "#!/bin/sh\ncase \"$*\" in\n*to_regclass*) echo " + tc.hasSchema + " ;;\n*count*) echo " + tc.count + " ;;\n*) exit 3 ;;\nesac\n"
-			if err := os.WriteFile(filepath.Join(dir, "psql"), []byte(fake), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			cmd := exec.Command("sh", "-c", GuardScript)
-			cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"))
-			out, err := cmd.CombinedOutput()
-			if (err == nil) != tc.ok {
-				t.Errorf("exit %v, want ok=%v\n%s", err, tc.ok, out)
-			}
-			if !tc.ok && !strings.Contains(string(out), "syn2mas") {
-				t.Errorf("refusal does not say what to do:\n%s", out)
-			}
-		})
+		for _, tc := range []struct {
+			name, hasSchema, count string
+			ok                     bool
+		}{
+			{"new server", "f", "", true},
+			{"none counted", "t", "0", true},
+			{"three counted", "t", "3", false},
+		} {
+			t.Run(g.name+"/"+tc.name, func(t *testing.T) {
+				dir := t.TempDir()
+				fake := "#!/bin/sh\ncase \"$*\" in\n*to_regclass*) echo " + tc.hasSchema + " ;;\n*count*) echo " + tc.count + " ;;\n*) exit 3 ;;\nesac\n"
+				if err := os.WriteFile(filepath.Join(dir, "psql"), []byte(fake), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				cmd := exec.Command("sh", "-c", g.script)
+				cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"))
+				out, err := cmd.CombinedOutput()
+				if (err == nil) != tc.ok {
+					t.Errorf("exit %v, want ok=%v\n%s", err, tc.ok, out)
+				}
+				if !tc.ok && !strings.Contains(string(out), g.says) {
+					t.Errorf("refusal does not say what to do (%s):\n%s", g.says, out)
+				}
+			})
+		}
 	}
-	if !strings.Contains(syn2masCount, "password_hash IS NOT NULL") || !strings.Contains(syn2masCount, "access_tokens") {
-		t.Error("the count misses passwords or tokens")
-	}
-}
-
-// TestLeaveGuardScript: with a fake psql, a new server or one whose
-// accounts Synapse can sign in passes; accounts only MAS can sign in
-// refuse, saying what to do.
-func TestLeaveGuardScript(t *testing.T) {
-	for _, tc := range []struct {
-		name, hasSchema, count string
-		ok                     bool
-	}{
-		{"new server", "f", "", true},
-		{"every account has Synapse credentials", "t", "0", true},
-		{"accounts only MAS holds", "t", "12", false},
+	// What each counts: syn2mas what Synapse can sign in, the leave
+	// guard what only MAS can.
+	for count, want := range map[string][]string{
+		syn2masCount: {"password_hash IS NOT NULL", "OR EXISTS (SELECT 1 FROM access_tokens", "OR EXISTS (SELECT 1 FROM user_external_ids", "deactivated = 0", "appservice_id IS NULL"},
+		masOnlyCount: {"password_hash IS NULL", "NOT EXISTS (SELECT 1 FROM access_tokens", "NOT EXISTS (SELECT 1 FROM user_external_ids", "deactivated = 0", "appservice_id IS NULL"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			fake := "#!/bin/sh\ncase \"$*\" in\n*to_regclass*) echo " + tc.hasSchema + " ;;\n*count*) echo " + tc.count + " ;;\n*) exit 3 ;;\nesac\n"
-			if err := os.WriteFile(filepath.Join(dir, "psql"), []byte(fake), 0o755); err != nil {
-				t.Fatal(err)
+		for _, w := range want {
+			if !strings.Contains(count, w) {
+				t.Errorf("count %q lacks %q", count, w)
 			}
-			cmd := exec.Command("sh", "-c", LeaveGuardScript)
-			cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"))
-			out, err := cmd.CombinedOutput()
-			if (err == nil) != tc.ok {
-				t.Errorf("exit %v, want ok=%v\n%s", err, tc.ok, out)
-			}
-			if !tc.ok && !strings.Contains(string(out), "mas.leaveAcknowledged") {
-				t.Errorf("refusal does not say what to do:\n%s", out)
-			}
-		})
-	}
-	for _, want := range []string{"password_hash IS NULL", "NOT EXISTS (SELECT 1 FROM access_tokens", "NOT EXISTS (SELECT 1 FROM user_external_ids", "deactivated = 0", "appservice_id IS NULL"} {
-		if !strings.Contains(masOnlyCount, want) {
-			t.Errorf("the count lacks %q", want)
 		}
 	}
 }

@@ -61,26 +61,35 @@ func TestRunRejectsUnknownKeysAndBadValues(t *testing.T) {
 		"reserved namespace": {"  synapse:namespace: kube-system\n", []string{`synapse:namespace: "kube-system"`}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
-			file := filepath.Join(dir, "Pulumi.x.yaml")
-			if err := os.WriteFile(file, []byte("config:\n  synapse:serverName: example.org\n"+tc.config), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			out := filepath.Join(dir, "out")
-			err := run([]string{"--config", file, "--out", out})
-			if err == nil {
-				t.Fatal("rendered a stack file that pulumi up refuses")
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error lacks %q:\n%v", w, err)
-				}
-			}
-			if _, err := os.Stat(out); !os.IsNotExist(err) {
-				t.Errorf("output directory written for an invalid config")
-			}
+			renderRefused(t, "config:\n  synapse:serverName: example.org\n"+tc.config, tc.want)
 		})
 	}
+}
+
+// renderRefused runs the renderer on a stack file that pulumi up refuses:
+// it must fail, its error must hold every want, and nothing may be
+// written. It returns the error.
+func renderRefused(t *testing.T, stackFile string, want []string) error {
+	t.Helper()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "Pulumi.x.yaml")
+	if err := os.WriteFile(file, []byte(stackFile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	err := run([]string{"--config", file, "--out", out})
+	if err == nil {
+		t.Fatal("rendered a stack file that pulumi up refuses")
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q:\n%v", w, err)
+		}
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("output directory written for an invalid config")
+	}
+	return err
 }
 
 func TestRunRefusesToEmptyAForeignDirectory(t *testing.T) {
@@ -151,26 +160,8 @@ func TestRunRefusesMissingOrPlainSecrets(t *testing.T) {
 			[]string{`synapse:namespace: "[secret]" is not allowed; is a Pulumi secret`, "1 problem(s)"}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
-			file := filepath.Join(dir, "Pulumi.x.yaml")
-			if err := os.WriteFile(file, []byte(tc.config), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			out := filepath.Join(dir, "out")
-			err := run([]string{"--config", file, "--out", out})
-			if err == nil {
-				t.Fatal("rendered a stack file that pulumi up refuses")
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error lacks %q:\n%v", w, err)
-				}
-			}
-			if strings.Contains(err.Error(), "s3cr3t") {
+			if err := renderRefused(t, tc.config, tc.want); strings.Contains(err.Error(), "s3cr3t") {
 				t.Errorf("a secret is echoed: %v", err)
-			}
-			if _, err := os.Stat(out); !os.IsNotExist(err) {
-				t.Errorf("output directory written for an invalid config")
 			}
 		})
 	}
