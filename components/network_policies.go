@@ -146,13 +146,13 @@ func networkPolicies(c *config.Config, p *plan.Plan) ([]policy, error) {
 	// admin Job runs mas-cli, which writes MAS's.
 	var accounts networkingv1.NetworkPolicyPeerArray
 	if c.MAS.Enabled {
-		accounts = append(accounts, networkingv1.NetworkPolicyPeerArgs{PodSelector: podsOf(namedPods(plan.MASName))})
+		accounts = append(accounts, workloadPeer(plan.MASName))
 		pgPeers := append(networkingv1.NetworkPolicyPeerArray{}, accounts...)
 		if !c.MAS.ExistingUsersMigrated {
-			pgPeers = append(pgPeers, networkingv1.NetworkPolicyPeerArgs{PodSelector: podsOf(namedPods(MASGuardName))})
+			pgPeers = append(pgPeers, workloadPeer(MASGuardName))
 		}
 		if c.Admin.Username != "" {
-			pgPeers = append(pgPeers, networkingv1.NetworkPolicyPeerArgs{PodSelector: podsOf(namedPods(FirstAdminName))})
+			pgPeers = append(pgPeers, workloadPeer(FirstAdminName))
 		}
 		pgRules = append(pgRules, rule(pgPeers, tcp(pg.Port)))
 	}
@@ -163,7 +163,7 @@ func networkPolicies(c *config.Config, p *plan.Plan) ([]policy, error) {
 	if c.Admin.Username != "" {
 		// The first admin is registered at main (by mas-cli through
 		// MAS's Synapse API, or by shared-secret registration).
-		accounts = append(accounts, networkingv1.NetworkPolicyPeerArgs{PodSelector: podsOf(namedPods(FirstAdminName))})
+		accounts = append(accounts, workloadPeer(FirstAdminName))
 	}
 
 	redis := p.Redis()
@@ -188,7 +188,7 @@ func networkPolicies(c *config.Config, p *plan.Plan) ([]policy, error) {
 			s3Clients = append(s3Clients, networkingv1.NetworkPolicyPeerArgs{PodSelector: postgres})
 		}
 		s3Clients = append(s3Clients,
-			networkingv1.NetworkPolicyPeerArgs{PodSelector: podsOf(namedPods(minioBucketJobName))},
+			workloadPeer(minioBucketJobName),
 			// Distributed MinIO: every node talks to every other's drives
 			// on the same port.
 			networkingv1.NetworkPolicyPeerArgs{PodSelector: minio},
@@ -283,6 +283,11 @@ func networkPolicies(c *config.Config, p *plan.Plan) ([]policy, error) {
 // namedPods selects the pods of one workload of this stack by name.
 func namedPods(name string) pulumi.StringMap {
 	return pulumi.StringMap{LabelName: pulumi.String(name), LabelPartOf: pulumi.String(PartOf)}
+}
+
+// workloadPeer is a peer: the pods of one workload of this stack.
+func workloadPeer(name string) networkingv1.NetworkPolicyPeerArgs {
+	return networkingv1.NetworkPolicyPeerArgs{PodSelector: podsOf(namedPods(name))}
 }
 
 func podsOf(labels pulumi.StringMap) *metav1.LabelSelectorArgs {
