@@ -298,6 +298,8 @@ func TestParseRejectsBadConfig(t *testing.T) {
 		{"media address link-local IPv6", with("rtc", `{"media":{"externalAddress":"fe80::1"}}`), []fe{{"rtc.media.externalAddress", "fe80::1", "a link-local address"}}},
 		{"media address link-local with a zone", with("rtc", `{"media":{"externalAddress":"fe80::1%eth0"}}`), []fe{{"rtc.media.externalAddress", "fe80::1%eth0", "a link-local address"}}},
 		{"media address broadcast", with("rtc", `{"media":{"externalAddress":"255.255.255.255"}}`), []fe{{"rtc.media.externalAddress", "255.255.255.255", "the broadcast address is not one a client can connect to"}}},
+		{"media address reserved", with("rtc", `{"media":{"externalAddress":"240.1.2.3"}}`), []fe{{"rtc.media.externalAddress", "240.1.2.3", "240.0.0.0/4 (reserved) is never routed"}}},
+		{"media address in this network", with("rtc", `{"media":{"externalAddress":"0.1.2.3"}}`), []fe{{"rtc.media.externalAddress", "0.1.2.3", "0.0.0.0/8 (this network)"}}},
 		{"media address IPv4-mapped IPv6", with("rtc", `{"media":{"externalAddress":"::ffff:198.51.100.7"}}`), []fe{{"rtc.media.externalAddress", "::ffff:198.51.100.7", "an IPv4-mapped IPv6 address: write the IPv4 form, 198.51.100.7"}}},
 		{"media address IPv6", with("rtc", `{"media":{"externalAddress":"2001:db8::7"}}`), []fe{{"rtc.media.externalAddress", "2001:db8::7", "must be an IPv4 address: the media Service sets no ipFamilies"}}},
 		{"media address IPv4-mapped loopback", with("rtc", `{"media":{"externalAddress":"::ffff:127.0.0.1"}}`), []fe{{"rtc.media.externalAddress", "::ffff:127.0.0.1", `must be "stun"`}}},

@@ -242,6 +242,10 @@ func checkRTC(el *errorList, c *Config, f rtcFacts) {
 // Service sets no ipFamilies, so it has the cluster's primary family,
 // IPv4 on a default cluster, and nothing would answer on the IPv6
 // address LiveKit advertised.
+// unroutable4 are IPv4 blocks no packet is routed to (RFC 1122 "this
+// network", RFC 1112 reserved); 255.255.255.255 is judged on its own.
+var unroutable4 = [2]netip.Prefix{netip.MustParsePrefix("0.0.0.0/8"), netip.MustParsePrefix("240.0.0.0/4")}
+
 func checkRTCAddress(el *errorList, a string) {
 	if a == AddressSTUN || a == AddressHostIP {
 		return
@@ -258,6 +262,8 @@ func checkRTCAddress(el *errorList, a string) {
 		el.add(key, a, "a link-local address (169.254.0.0/16, fe80::/10) never leaves its own network link, so clients cannot reach it; "+instead)
 	case ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
 		el.add(key, a, "the broadcast address is not one a client can connect to; "+instead)
+	case ip.Is4() && (unroutable4[0].Contains(ip) || unroutable4[1].Contains(ip)):
+		el.add(key, a, "an address of 0.0.0.0/8 (this network) or 240.0.0.0/4 (reserved) is never routed to a host, so clients cannot reach it; "+instead)
 	case mapped:
 		el.addf(key, a, "an IPv4-mapped IPv6 address: write the IPv4 form, %s", ip)
 	case ip.Is6():
