@@ -226,6 +226,15 @@ func Deploy(ctx *pulumi.Context) error {
 	ctx.Export("endpoints", endpoints)
 	// Names only: read values with kubectl, never from stack outputs.
 	ctx.Export("secretNames", exportedSecrets)
+	if cfg.MAS.Enabled && len(cfg.MAS.Upstream) > 0 {
+		// MAS keys each provider, and its users' links, by this ID: write
+		// it as id before renaming a provider whose ID is derived.
+		ids := pulumi.StringMap{}
+		for _, u := range cfg.MAS.Upstream {
+			ids[u.Name] = pulumi.String(u.ID)
+		}
+		ctx.Export("masUpstreamProviderIds", ids)
+	}
 	return nil
 }
 

@@ -151,4 +151,6 @@ func TestFirstAdminImageAndAbsence(t *testing.T) {
 		assert.NotEqual(t, components.FirstAdminSecretName, metaName(r), "%s %s with password sign-in off", r.Type, r.Name)
 	}
 	assert.NotContains(t, s.Outputs, "firstAdmin")
+	// The provider's ID, which a rename of a derived one would change.
+	assert.Equal(t, map[string]any{"keycloak": config.ProviderULID("keycloak")}, s.Outputs["masUpstreamProviderIds"])
 }
