@@ -62,29 +62,9 @@ func NewIngress(ctx *pulumi.Context, name string, args *IngressArgs, opts ...pul
 	svc := args.Plan.HAProxy()
 	paths := networkingv1.HTTPIngressPathArray{}
 	for _, p := range IngressPaths {
-		paths = append(paths, networkingv1.HTTPIngressPathArgs{
-			Path:     pulumi.String(p),
-			PathType: pulumi.String("Prefix"),
-			Backend: networkingv1.IngressBackendArgs{Service: &networkingv1.IngressServiceBackendArgs{
-				Name: pulumi.String(svc.Name),
-				Port: &networkingv1.ServiceBackendPortArgs{Name: pulumi.String(svc.PortName)},
-			}},
-		})
+		paths = append(paths, ingressPath(p, "Prefix", svc.Name, svc.PortName))
 	}
-	spec := &networkingv1.IngressSpecArgs{
-		Rules: networkingv1.IngressRuleArray{networkingv1.IngressRuleArgs{
-			Host: pulumi.String(ic.Host),
-			Http: &networkingv1.HTTPIngressRuleValueArgs{Paths: paths},
-		}},
-	}
-	if ic.ClassName != "" {
-		spec.IngressClassName = pulumi.String(ic.ClassName)
-	}
-	if ic.TLSSecretName != "" {
-		spec.Tls = networkingv1.IngressTLSArray{networkingv1.IngressTLSArgs{
-			Hosts: pulumi.ToStringArray([]string{ic.Host}), SecretName: pulumi.String(ic.TLSSecretName),
-		}}
-	}
+	spec := ingressSpec(args.Config, ic.Host, ic.TLSSecretName, paths)
 	var err error
 	c.Ingress, err = networkingv1.NewIngress(ctx, name+"-ingress", &networkingv1.IngressArgs{
 		Metadata: &metav1.ObjectMetaArgs{
@@ -103,21 +83,20 @@ func NewIngress(ctx *pulumi.Context, name string, args *IngressArgs, opts ...pul
 	return c, nil
 }
 
-// ownHostIngressSpec sends all of host to a Service's named port, with
-// ingress.className and, with tlsSecret, TLS for the host: Element Web,
-// MAS and the admin console each have a host of their own, not HAProxy's.
+// ownHostIngressSpec sends all of host to a Service's named port:
+// Element Web, MAS and the admin console each have a host of their own,
+// not HAProxy's.
 func ownHostIngressSpec(c *config.Config, host, tlsSecret, service, port string) *networkingv1.IngressSpecArgs {
+	return ingressSpec(c, host, tlsSecret, networkingv1.HTTPIngressPathArray{ingressPath("/", "Prefix", service, port)})
+}
+
+// ingressSpec is one host's rule with these paths, ingress.className and,
+// with tlsSecret, TLS for the host: every Ingress of the stack.
+func ingressSpec(c *config.Config, host, tlsSecret string, paths networkingv1.HTTPIngressPathArray) *networkingv1.IngressSpecArgs {
 	spec := &networkingv1.IngressSpecArgs{
 		Rules: networkingv1.IngressRuleArray{networkingv1.IngressRuleArgs{
 			Host: pulumi.String(host),
-			Http: &networkingv1.HTTPIngressRuleValueArgs{Paths: networkingv1.HTTPIngressPathArray{networkingv1.HTTPIngressPathArgs{
-				Path:     pulumi.String("/"),
-				PathType: pulumi.String("Prefix"),
-				Backend: networkingv1.IngressBackendArgs{Service: &networkingv1.IngressServiceBackendArgs{
-					Name: pulumi.String(service),
-					Port: &networkingv1.ServiceBackendPortArgs{Name: pulumi.String(port)},
-				}},
-			}}},
+			Http: &networkingv1.HTTPIngressRuleValueArgs{Paths: paths},
 		}},
 	}
 	if c.Ingress.ClassName != "" {
@@ -129,4 +108,16 @@ func ownHostIngressSpec(c *config.Config, host, tlsSecret, service, port string)
 		}}
 	}
 	return spec
+}
+
+// ingressPath sends path (of pathType) to a Service's named port.
+func ingressPath(path, pathType, service, port string) networkingv1.HTTPIngressPathArgs {
+	return networkingv1.HTTPIngressPathArgs{
+		Path:     pulumi.String(path),
+		PathType: pulumi.String(pathType),
+		Backend: networkingv1.IngressBackendArgs{Service: &networkingv1.IngressServiceBackendArgs{
+			Name: pulumi.String(service),
+			Port: &networkingv1.ServiceBackendPortArgs{Name: pulumi.String(port)},
+		}},
+	}
 }

@@ -70,33 +70,11 @@ func NewRTCIngress(ctx *pulumi.Context, name string, args *RTCIngressArgs, opts 
 }
 
 func rtcIngressSpec(c *config.Config, p *plan.Plan) *networkingv1.IngressSpecArgs {
-	backend := func(s plan.Service) networkingv1.IngressBackendArgs {
-		return networkingv1.IngressBackendArgs{Service: &networkingv1.IngressServiceBackendArgs{
-			Name: pulumi.String(s.Name), Port: &networkingv1.ServiceBackendPortArgs{Name: pulumi.String(s.PortName)},
-		}}
-	}
+	auth, lk := p.RTCAuthorization(), p.LiveKit()
 	var paths networkingv1.HTTPIngressPathArray
 	for _, path := range RTCAuthorizationPaths {
-		paths = append(paths, networkingv1.HTTPIngressPathArgs{
-			Path: pulumi.String(path), PathType: pulumi.String("Exact"), Backend: backend(p.RTCAuthorization()),
-		})
+		paths = append(paths, ingressPath(path, "Exact", auth.Name, auth.PortName))
 	}
-	paths = append(paths, networkingv1.HTTPIngressPathArgs{
-		Path: pulumi.String("/"), PathType: pulumi.String("Prefix"), Backend: backend(p.LiveKit()),
-	})
-	spec := &networkingv1.IngressSpecArgs{
-		Rules: networkingv1.IngressRuleArray{networkingv1.IngressRuleArgs{
-			Host: pulumi.String(c.RTC.Host),
-			Http: &networkingv1.HTTPIngressRuleValueArgs{Paths: paths},
-		}},
-	}
-	if c.Ingress.ClassName != "" {
-		spec.IngressClassName = pulumi.String(c.Ingress.ClassName)
-	}
-	if c.RTC.TLSSecretName != "" {
-		spec.Tls = networkingv1.IngressTLSArray{networkingv1.IngressTLSArgs{
-			Hosts: pulumi.ToStringArray([]string{c.RTC.Host}), SecretName: pulumi.String(c.RTC.TLSSecretName),
-		}}
-	}
-	return spec
+	paths = append(paths, ingressPath("/", "Prefix", lk.Name, lk.PortName))
+	return ingressSpec(c, c.RTC.Host, c.RTC.TLSSecretName, paths)
 }
