@@ -113,14 +113,7 @@ func NewElementAdmin(ctx *pulumi.Context, name string, args *ElementAdminArgs, o
 // pod template, and changing it rolls the pods by itself.
 func elementAdminDeploymentSpec(cfg *config.Config, replicas int) *appsv1.DeploymentSpecArgs {
 	selector := ElementAdminSelector()
-	probe := func(period, failures int) *corev1.ProbeArgs {
-		return &corev1.ProbeArgs{
-			HttpGet:          &corev1.HTTPGetActionArgs{Path: pulumi.String(ElementAdminHealthPath), Port: pulumi.String(ElementAdminPortName)},
-			PeriodSeconds:    pulumi.Int(period),
-			TimeoutSeconds:   pulumi.Int(3),
-			FailureThreshold: pulumi.Int(failures),
-		}
-	}
+	readiness, liveness := httpProbes(ElementAdminHealthPath, ElementAdminPortName)
 	return &appsv1.DeploymentSpecArgs{
 		Replicas: pulumi.Int(replicas),
 		Selector: &metav1.LabelSelectorArgs{MatchLabels: selector},
@@ -145,8 +138,8 @@ func elementAdminDeploymentSpec(cfg *config.Config, replicas int) *appsv1.Deploy
 					VolumeMounts: corev1.VolumeMountArray{corev1.VolumeMountArgs{
 						Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp"),
 					}},
-					ReadinessProbe:  probe(5, 3),
-					LivenessProbe:   probe(10, 6),
+					ReadinessProbe:  readiness,
+					LivenessProbe:   liveness,
 					Resources:       resources(elementAdminResources),
 					SecurityContext: ContainerSecurity(),
 				}},

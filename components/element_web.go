@@ -144,14 +144,7 @@ func NewElementWeb(ctx *pulumi.Context, name string, args *ElementWebArgs, opts 
 // rolling update.
 func elementWebDeploymentSpec(ec config.ElementWeb, configMapName, sum string) *appsv1.DeploymentSpecArgs {
 	selector := ElementWebSelector()
-	probe := func(period, failures int) *corev1.ProbeArgs {
-		return &corev1.ProbeArgs{
-			HttpGet:          &corev1.HTTPGetActionArgs{Path: pulumi.String(elementWebProbePath), Port: pulumi.String(ElementWebPortName)},
-			PeriodSeconds:    pulumi.Int(period),
-			TimeoutSeconds:   pulumi.Int(3),
-			FailureThreshold: pulumi.Int(failures),
-		}
-	}
+	readiness, liveness := httpProbes(elementWebProbePath, ElementWebPortName)
 	volumes := corev1.VolumeArray{corev1.VolumeArgs{
 		Name:      pulumi.String("config"),
 		ConfigMap: &corev1.ConfigMapVolumeSourceArgs{Name: pulumi.String(configMapName)},
@@ -187,8 +180,8 @@ func elementWebDeploymentSpec(ec config.ElementWeb, configMapName, sum string) *
 						Name: pulumi.String(ElementWebPortName), ContainerPort: pulumi.Int(elementWebPort), Protocol: pulumi.String("TCP"),
 					}},
 					VolumeMounts:    mounts,
-					ReadinessProbe:  probe(5, 3),
-					LivenessProbe:   probe(10, 6),
+					ReadinessProbe:  readiness,
+					LivenessProbe:   liveness,
 					Resources:       resources(elementWebResources),
 					SecurityContext: ContainerSecurity(),
 				}},

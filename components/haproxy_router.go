@@ -171,14 +171,7 @@ func haproxyDeploymentSpec(c *config.Config, files *router.Files, configMapName 
 // haproxyContainer is the HAProxy container: the config mounted read-only,
 // /tmp writable (the root filesystem is not), probes on the health URI.
 func haproxyContainer(c *config.Config) corev1.ContainerArgs {
-	probe := func(period, failures int) *corev1.ProbeArgs {
-		return &corev1.ProbeArgs{
-			HttpGet:          &corev1.HTTPGetActionArgs{Path: pulumi.String(router.HealthURI), Port: pulumi.String(router.PortNameHTTP)},
-			PeriodSeconds:    pulumi.Int(period),
-			TimeoutSeconds:   pulumi.Int(3),
-			FailureThreshold: pulumi.Int(failures),
-		}
-	}
+	readiness, liveness := httpProbes(router.HealthURI, router.PortNameHTTP)
 	ports := corev1.ContainerPortArray{}
 	for _, p := range router.Ports {
 		ports = append(ports, corev1.ContainerPortArgs{Name: pulumi.String(p.Name), ContainerPort: pulumi.Int(p.Port), Protocol: pulumi.String("TCP")})
@@ -195,8 +188,8 @@ func haproxyContainer(c *config.Config) corev1.ContainerArgs {
 			corev1.VolumeMountArgs{Name: pulumi.String("config"), MountPath: pulumi.String(router.DefaultConfigDir), ReadOnly: pulumi.Bool(true)},
 			corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")},
 		},
-		ReadinessProbe:  probe(5, 3),
-		LivenessProbe:   probe(10, 6),
+		ReadinessProbe:  readiness,
+		LivenessProbe:   liveness,
 		Resources:       resources(haproxyResources),
 		SecurityContext: ContainerSecurity(),
 	}

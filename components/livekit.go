@@ -349,12 +349,7 @@ func liveKitContainer(cfg *config.Config, mounts corev1.VolumeMountArray) corev1
 		})
 	}
 	// LiveKit answers "OK" on / of its HTTP port once it serves.
-	probe := func(period, failures int) *corev1.ProbeArgs {
-		return &corev1.ProbeArgs{
-			HttpGet:       &corev1.HTTPGetActionArgs{Path: pulumi.String("/"), Port: pulumi.String(LiveKitPortHTTP)},
-			PeriodSeconds: pulumi.Int(period), TimeoutSeconds: pulumi.Int(3), FailureThreshold: pulumi.Int(failures),
-		}
-	}
+	readiness, liveness := httpProbes("/", LiveKitPortHTTP)
 	return corev1.ContainerArgs{
 		Name:            pulumi.String(plan.LiveKitName),
 		Image:           pulumi.String(r.LiveKit.Image),
@@ -362,8 +357,8 @@ func liveKitContainer(cfg *config.Config, mounts corev1.VolumeMountArray) corev1
 		Env:             env,
 		Ports:           ports,
 		VolumeMounts:    mounts,
-		ReadinessProbe:  probe(5, 3),
-		LivenessProbe:   probe(10, 6),
+		ReadinessProbe:  readiness,
+		LivenessProbe:   liveness,
 		Resources:       resources(r.LiveKit.Resources),
 		SecurityContext: ContainerSecurity(),
 	}

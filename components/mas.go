@@ -152,15 +152,7 @@ func NewMAS(ctx *pulumi.Context, name string, args *MASArgs, opts ...pulumi.Reso
 	// (--no-migrate) rather than racing another replica's migration.
 	server := pod.container(plan.MASName, "server", "--no-migrate")
 	server.Ports = containerPorts(proc)
-	probe := func(period, failures int) *corev1.ProbeArgs {
-		return &corev1.ProbeArgs{
-			HttpGet:          &corev1.HTTPGetActionArgs{Path: pulumi.String(plan.HealthPath), Port: pulumi.String(plan.PortNameMASInt)},
-			PeriodSeconds:    pulumi.Int(period),
-			TimeoutSeconds:   pulumi.Int(3),
-			FailureThreshold: pulumi.Int(failures),
-		}
-	}
-	server.ReadinessProbe, server.LivenessProbe = probe(5, 3), probe(10, 6)
+	server.ReadinessProbe, server.LivenessProbe = httpProbes(plan.HealthPath, plan.PortNameMASInt)
 	selector := MASSelector()
 	comp.Deployment, err = appsv1.NewDeployment(ctx, name+"-deployment", &appsv1.DeploymentArgs{
 		Metadata: meta(plan.MASName),

@@ -106,12 +106,7 @@ func rtcAuthorizationDeploymentSpec(args *RTCAuthorizationArgs) *appsv1.Deployme
 	for _, e := range synapseconfig.RTCAuthorizationEnv(args.Config, args.Plan) {
 		env = append(env, corev1.EnvVarArgs{Name: pulumi.String(e.Name), Value: pulumi.String(e.Value)})
 	}
-	probe := func(period, failures int) *corev1.ProbeArgs {
-		return &corev1.ProbeArgs{
-			HttpGet:       &corev1.HTTPGetActionArgs{Path: pulumi.String("/healthz"), Port: pulumi.String(svc.PortName)},
-			PeriodSeconds: pulumi.Int(period), TimeoutSeconds: pulumi.Int(3), FailureThreshold: pulumi.Int(failures),
-		}
-	}
+	readiness, liveness := httpProbes("/healthz", svc.PortName)
 	selector := RTCAuthorizationSelector()
 	return &appsv1.DeploymentSpecArgs{
 		Replicas: pulumi.Int(1),
@@ -137,8 +132,8 @@ func rtcAuthorizationDeploymentSpec(args *RTCAuthorizationArgs) *appsv1.Deployme
 						corev1.VolumeMountArgs{Name: pulumi.String("secrets"), MountPath: pulumi.String(synapseconfig.RTCSecretsDir), ReadOnly: pulumi.Bool(true)},
 						corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")},
 					},
-					ReadinessProbe:  probe(5, 3),
-					LivenessProbe:   probe(10, 6),
+					ReadinessProbe:  readiness,
+					LivenessProbe:   liveness,
 					Resources:       resources(rtcAuthorizationResources),
 					SecurityContext: ContainerSecurity(),
 				}},
