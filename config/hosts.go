@@ -6,6 +6,8 @@ import "fmt"
 // service's own host.
 type namedHost struct {
 	key, host string
+	// on: the service is on.
+	on bool
 	// written: the user wrote key; origin says where an unwritten host
 	// comes from ("the default auth.<serverName>").
 	written bool
@@ -14,6 +16,9 @@ type namedHost struct {
 	// Ingress, by an HAProxy host route), so it must not be serverName,
 	// whose /.well-known/matrix must reach HAProxy.
 	ownIngress bool
+	// tlsKey names the host's TLS Secret key (tlsSecret its value) for the
+	// hosts the stack's Ingresses serve besides ingress.host.
+	tlsKey, tlsSecret string
 }
 
 // label is how a message names the host's key.
@@ -24,31 +29,22 @@ func (h namedHost) label() string {
 	return fmt.Sprintf("%s (%s)", h.key, h.origin)
 }
 
-// stackHosts are the hosts in play: the Matrix host always, a service's
-// host when the service is on or the user wrote it (a written host is
-// judged before the service is turned on, like ingress.host).
-func stackHosts(c *Config, f facts, rf rtcFacts) []namedHost {
-	ingress := namedHost{key: "ingress.host", host: c.Ingress.Host, written: f.ingressHost, origin: "the host of publicBaseUrl"}
-	all := []struct {
-		on bool
-		h  namedHost
-	}{
-		{true, ingress},
-		{c.ElementWeb.Enabled, namedHost{key: "elementWeb.host", host: c.ElementWeb.Host, written: f.elementHost, origin: "the default element.<serverName>", ownIngress: true}},
-		{c.MAS.Enabled, namedHost{key: "mas.host", host: c.MAS.Host, written: f.masHost, origin: "the default auth.<serverName>", ownIngress: true}},
-		{c.MAS.Enabled && c.Admin.Console, namedHost{key: "admin.host", host: c.Admin.Host, written: f.adminHost, origin: "the default admin.<serverName>", ownIngress: true}},
-		{c.RTC.Enabled, namedHost{key: "rtc.host", host: c.RTC.Host, written: rf.host, origin: "the default rtc.<serverName>", ownIngress: true}},
+// allHosts are the Matrix host and every service's own host, on or off.
+func allHosts(c *Config, f facts, rf rtcFacts) []namedHost {
+	return []namedHost{
+		{key: "ingress.host", host: c.Ingress.Host, on: true, written: f.ingressHost, origin: "the host of publicBaseUrl"},
+		{key: "elementWeb.host", host: c.ElementWeb.Host, on: c.ElementWeb.Enabled, written: f.elementHost, origin: "the default element.<serverName>", ownIngress: true,
+			tlsKey: "elementWeb.tlsSecretName", tlsSecret: c.ElementWeb.TLSSecretName},
+		{key: "mas.host", host: c.MAS.Host, on: c.MAS.Enabled, written: f.masHost, origin: "the default auth.<serverName>", ownIngress: true,
+			tlsKey: "mas.tlsSecretName", tlsSecret: c.MAS.TLSSecretName},
+		{key: "admin.host", host: c.Admin.Host, on: c.MAS.Enabled && c.Admin.Console, written: f.adminHost, origin: "the default admin.<serverName>", ownIngress: true,
+			tlsKey: "admin.tlsSecretName", tlsSecret: c.Admin.TLSSecretName},
+		{key: "rtc.host", host: c.RTC.Host, on: c.RTC.Enabled, written: rf.host, origin: "the default rtc.<serverName>", ownIngress: true,
+			tlsKey: "rtc.tlsSecretName", tlsSecret: c.RTC.TLSSecretName},
 		// TURN's name points at the media Service's address, not at the
 		// ingress controller: it can share a name with nothing.
-		{c.RTC.Enabled && c.RTC.TURN.Enabled, namedHost{key: "rtc.turn.domain", host: c.RTC.TURN.Domain, written: rf.turnDomain, origin: "the default turn.<serverName>", ownIngress: true}},
+		{key: "rtc.turn.domain", host: c.RTC.TURN.Domain, on: c.RTC.Enabled && c.RTC.TURN.Enabled, written: rf.turnDomain, origin: "the default turn.<serverName>", ownIngress: true},
 	}
-	var out []namedHost
-	for _, x := range all {
-		if x.on || x.h.written {
-			out = append(out, x.h)
-		}
-	}
-	return out
 }
 
 // checkHosts refuses two services on one host (each has its own Ingress,
@@ -58,7 +54,15 @@ func stackHosts(c *Config, f facts, rf rtcFacts) []namedHost {
 // HAProxy (federation delegation, client discovery). The error names a
 // key the user wrote: the later of two written ones, else the written one.
 func checkHosts(el *errorList, c *Config, f facts, rf rtcFacts) {
-	hosts := stackHosts(c, f, rf)
+	// The hosts in play: the Matrix host always, a service's host when the
+	// service is on or the user wrote it (a written host is judged before
+	// the service is turned on, like ingress.host).
+	var hosts []namedHost
+	for _, h := range allHosts(c, f, rf) {
+		if h.on || h.written {
+			hosts = append(hosts, h)
+		}
+	}
 	for i, h := range hosts {
 		if h.ownIngress && h.host == c.ServerName && c.Ingress.Host != c.ServerName {
 			el.addf(h.key, h.host, "must differ from serverName (%s): https://%s/.well-known/matrix/ must reach HAProxy (federation delegation and client discovery), and a service of its own at the root of that host would take those paths", c.ServerName, c.ServerName)
@@ -72,6 +76,24 @@ func checkHosts(el *errorList, c *Config, f facts, rf rtcFacts) {
 				blame, with = other, h
 			}
 			el.addf(blame.key, blame.host, "must differ from %s: each service is served at the root of its own host (its own Ingress, or an HAProxy host route), and two on one host would leave one of them unreachable", with.label())
+		}
+	}
+}
+
+// checkSiblingTLS: when the Ingress serves ingress.host with a TLS
+// Secret, every other host it serves (Element Web, MAS, the admin
+// console, calls) needs one too. Without it the Ingress has no TLS section
+// for that host, and the controller answers https on it with its default
+// certificate (ingress-nginx's is a self-signed "Fake Certificate"), which
+// browsers and Element X refuse: sign-in would break with no error at
+// `pulumi up`. A wildcard certificate's Secret may be given for several.
+func checkSiblingTLS(el *errorList, c *Config, f facts, rf rtcFacts) {
+	if !c.Ingress.Enabled || c.Ingress.TLSSecretName == "" {
+		return
+	}
+	for _, h := range allHosts(c, f, rf) {
+		if h.on && h.tlsKey != "" && h.tlsSecret == "" {
+			el.addf(h.tlsKey, "", "ingress.tlsSecretName is set, so the Ingress serves https, and %s needs a certificate of its own (the one for %s does not cover it): name its TLS Secret (a wildcard certificate's may serve several hosts)", h.host, c.Ingress.Host)
 		}
 	}
 }

@@ -217,6 +217,7 @@ func parse(raw map[string]string, secret map[string]bool) (*Config, error) {
 	validate(&el, c, f)
 	checkRTC(&el, c, rtcF)
 	checkHosts(&el, c, f, rtcF)
+	checkSiblingTLS(&el, c, f, rtcF)
 	if len(el.errs) > 0 {
 		return nil, el.errs
 	}

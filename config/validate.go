@@ -122,7 +122,6 @@ func validate(el *errorList, c *Config, f facts) {
 	// through serverName.
 	checkOwnHost(el, "elementWeb.host", c.ElementWeb.Host, f.elementHost, "element")
 	checkSecretName(el, "elementWeb.tlsSecretName", c.ElementWeb.TLSSecretName)
-	checkSiblingTLS(el, c)
 	if baseOK && c.Ingress.Enabled && c.Ingress.TLSSecretName != "" && strings.HasPrefix(c.PublicBaseURL, "http:") {
 		el.add("publicBaseUrl", c.PublicBaseURL, "must be an https URL when ingress.tlsSecretName is set: clients (and MAS's sign-in pages, which would then also accept http redirect URIs) would start in clear text and send tokens and passwords before any redirect to https")
 	}
@@ -147,33 +146,6 @@ func checkOwnHost(el *errorList, key, host string, written bool, def string) {
 	}
 	if ingressHostProblem(host) != "" {
 		el.addf(key, host, "must be a lower-case DNS name such as %s.example.org, not an IP address (it defaults to %s.<serverName>)", def, def)
-	}
-}
-
-// checkSiblingTLS: when the Ingress serves ingress.host with a TLS
-// Secret, every other host it serves (Element Web, MAS, the admin
-// console, calls) needs one too. Without it the Ingress has no TLS section
-// for that host, and the controller answers https on it with its default
-// certificate (ingress-nginx's is a self-signed "Fake Certificate"), which
-// browsers and Element X refuse: sign-in would break with no error at
-// `pulumi up`. A wildcard certificate's Secret may be given for several.
-func checkSiblingTLS(el *errorList, c *Config) {
-	if !c.Ingress.Enabled || c.Ingress.TLSSecretName == "" {
-		return
-	}
-	for _, s := range []struct {
-		on         bool
-		key, host  string
-		secretName string
-	}{
-		{c.ElementWeb.Enabled, "elementWeb.tlsSecretName", c.ElementWeb.Host, c.ElementWeb.TLSSecretName},
-		{c.MAS.Enabled, "mas.tlsSecretName", c.MAS.Host, c.MAS.TLSSecretName},
-		{c.MAS.Enabled && c.Admin.Console, "admin.tlsSecretName", c.Admin.Host, c.Admin.TLSSecretName},
-		{c.RTC.Enabled, "rtc.tlsSecretName", c.RTC.Host, c.RTC.TLSSecretName},
-	} {
-		if s.on && s.secretName == "" {
-			el.addf(s.key, "", "ingress.tlsSecretName is set, so the Ingress serves https, and %s needs a certificate of its own (the one for %s does not cover it): name its TLS Secret (a wildcard certificate's may serve several hosts)", s.host, c.Ingress.Host)
-		}
 	}
 }
 
