@@ -62,9 +62,7 @@ func TestElementAdmin(t *testing.T) {
 	for _, tc := range elementAdminCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s, _ := deploy(t, tc)
-			cfg, err := config.Parse(rawConfig(t, tc))
-			require.NoError(t, err)
+			s, _, cfg := deployConfig(t, tc)
 			ac := cfg.Admin
 
 			owned := elementAdminOwned(s)

@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"synapse/components"
-	"synapse/config"
 	"synapse/plan"
 	"synapse/synapseconfig"
 )
@@ -30,9 +29,7 @@ func TestElementWeb(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s, _ := deploy(t, tc)
-			cfg, err := config.Parse(rawConfig(t, tc))
-			require.NoError(t, err)
+			s, _, cfg := deployConfig(t, tc)
 			ec := cfg.ElementWeb
 
 			// Everything Element Web owns carries its name label.

@@ -73,12 +73,19 @@ func mockConfig(raw map[string]string) map[string]string {
 // the plan the program built from the same config.
 func deploy(t testing.TB, c stackCase) (*mockstack.Stack, *plan.Plan) {
 	t.Helper()
+	s, p, _ := deployConfig(t, c)
+	return s, p
+}
+
+// deployConfig is deploy that also returns the parsed config.
+func deployConfig(t testing.TB, c stackCase) (*mockstack.Stack, *plan.Plan, *config.Config) {
+	t.Helper()
 	raw := rawConfig(t, c)
 	s, err := mockstack.Run(stack.Deploy, mockstack.Options{Project: config.Namespace, Stack: c.file, Config: mockConfig(raw)})
 	require.NoError(t, err)
 	cfg, err := config.Parse(raw)
 	require.NoError(t, err)
-	return s, plan.Build(cfg)
+	return s, plan.Build(cfg), cfg
 }
 
 // dig walks maps (string keys) and slices (int indices); nil when absent.

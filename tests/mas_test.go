@@ -28,9 +28,7 @@ func TestMASStartupOrder(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s, p := deploy(t, tc)
-			cfg, err := config.Parse(rawConfig(t, tc))
-			require.NoError(t, err)
+			s, p, cfg := deployConfig(t, tc)
 			cluster := byMetaName(t, s, tCluster, plan.PostgresClusterName)
 			db := s.MustGet(t, tDatabase, "postgres-mas-database")
 			check := s.MustGet(t, tJob, "mas-config-check")

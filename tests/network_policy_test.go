@@ -698,9 +698,7 @@ func TestNetworkPolicyFlows(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s, p := deploy(t, tc)
-			cfg, err := config.Parse(rawConfig(t, tc))
-			require.NoError(t, err)
+			s, p, cfg := deployConfig(t, tc)
 			w := buildNetWorld(t, s, p, cfg)
 			compressor := cfg.Maintenance.StateCompression.Enabled
 			on := map[string]bool{"": true, "minio": cfg.MinIO.Enabled, "monitoring": cfg.Monitoring.Enabled,

@@ -59,9 +59,7 @@ func TestRTCObjects(t *testing.T) {
 	for _, tc := range rtcCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s, _ := deploy(t, tc)
-			cfg, err := config.Parse(rawConfig(t, tc))
-			require.NoError(t, err)
+			s, _, cfg := deployConfig(t, tc)
 			owned := rtcOwned(s)
 			if !cfg.RTC.Enabled {
 				assert.Empty(t, owned, "rtc.enabled is false")
@@ -148,9 +146,7 @@ func TestLiveKitWorkload(t *testing.T) {
 	for _, tc := range rtcCases[:4] {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s, p := deploy(t, tc)
-			cfg, err := config.Parse(rawConfig(t, tc))
-			require.NoError(t, err)
+			s, p, cfg := deployConfig(t, tc)
 			r := cfg.RTC
 
 			cm := byBaseName(t, s, tConfigMap, plan.LiveKitConfigMapName)
@@ -253,9 +249,7 @@ func TestLiveKitWorkload(t *testing.T) {
 func TestRTCAuthorizationWorkload(t *testing.T) {
 	t.Parallel()
 	tc := rtcCases[0]
-	s, p := deploy(t, tc)
-	cfg, err := config.Parse(rawConfig(t, tc))
-	require.NoError(t, err)
+	s, p, cfg := deployConfig(t, tc)
 	d := byMetaName(t, s, tDeployment, plan.RTCAuthorizationName)
 	pod := digMap(d.Inputs, "spec", "template", "spec")
 	c := digMap(pod, "containers", 0)
@@ -286,9 +280,7 @@ func TestRTCAuthorizationWorkload(t *testing.T) {
 func TestRTCIngress(t *testing.T) {
 	t.Parallel()
 	tc := rtcCases[0]
-	s, _ := deploy(t, tc)
-	cfg, err := config.Parse(rawConfig(t, tc))
-	require.NoError(t, err)
+	s, _, cfg := deployConfig(t, tc)
 	ing := byMetaName(t, s, tIngress, plan.RTCIngressName)
 	assert.Equal(t, cfg.RTC.Host, digString(ing.Inputs, "spec", "rules", 0, "host"))
 	assert.Equal(t, cfg.RTC.TLSSecretName, digString(ing.Inputs, "spec", "tls", 0, "secretName"))
@@ -314,9 +306,7 @@ func TestRTCStartupOrder(t *testing.T) {
 	for _, tc := range rtcCases[:4] {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s, _ := deploy(t, tc)
-			cfg, err := config.Parse(rawConfig(t, tc))
-			require.NoError(t, err)
+			s, _, cfg := deployConfig(t, tc)
 			lk := byMetaName(t, s, tDeployment, plan.LiveKitName)
 			auth := byMetaName(t, s, tDeployment, plan.RTCAuthorizationName)
 			haproxy := byMetaName(t, s, tDeployment, plan.HAProxyName)
@@ -346,9 +336,7 @@ func TestRTCWellKnownInRouter(t *testing.T) {
 	for _, tc := range rtcCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s, _ := deploy(t, tc)
-			cfg, err := config.Parse(rawConfig(t, tc))
-			require.NoError(t, err)
+			s, _, cfg := deployConfig(t, tc)
 			cm := byBaseName(t, s, tConfigMap, plan.HAProxyConfigMapName)
 			var doc map[string]any
 			require.NoError(t, json.Unmarshal([]byte(digString(cm.Inputs, "data", "wellknown-client.json")), &doc))
